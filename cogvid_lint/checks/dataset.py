@@ -1,0 +1,214 @@
+"""Dataset rules: list files, counts, paths, duplicates, size, id tokens (CVL0xx)."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterator
+
+from cogvid_lint.checks.common import clip_finding, manifest_finding
+from cogvid_lint.discover.dataset import CAPTION_NAMES, IMAGE_NAMES, VIDEO_NAMES
+from cogvid_lint.discover.project import Dataset, Manifest
+from cogvid_lint.findings import Finding, Location
+from cogvid_lint.registry import RuleContext, check
+
+_KNOWN_NAMES = {"caption_column": CAPTION_NAMES, "video_column": VIDEO_NAMES, "image_column": IMAGE_NAMES}
+
+
+@check("dataset.missing_manifest")
+def missing_manifest(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    for column, wanted, folder in dataset.missing:
+        target = folder / wanted
+        yield Finding(Location(target), {"column": column, "problem": "not found" + _suggest(folder, wanted, column)})
+    for manifest in (dataset.captions, dataset.videos, dataset.images):
+        if manifest is not None and manifest.error is not None:
+            column = _column_of(dataset, manifest)
+            yield Finding(Location(manifest.path), {"column": column, "problem": manifest.error})
+
+
+def _column_of(dataset: Dataset, manifest: Manifest) -> str:
+    return {id(dataset.captions): "caption_column", id(dataset.videos): "video_column"}.get(id(manifest), "image_column")
+
+
+def _suggest(folder: Path, wanted: str, column: str) -> str:
+    try:
+        present = [n for n in os.listdir(folder) if n.endswith(".txt")]
+    except OSError:
+        return " (the data root itself is missing)" if not folder.exists() else ""
+    known = [n for n in _KNOWN_NAMES.get(column, ()) if n in present]
+    close = known or difflib.get_close_matches(wanted, present, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+@check("dataset.count_mismatch")
+def count_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if dataset.layout == "sat":
+        yield from _sat_count_mismatch(dataset)
+        return
+    lists = [m for m in (dataset.captions, dataset.videos, dataset.images) if m is not None and m.error is None]
+    if len(lists) < 2 or len({len(m.entries) for m in lists}) == 1:
+        return
+    counts = ", ".join(f"{len(m.entries)} in {m.path.name}" for m in lists)
+    anchor = dataset.captions or lists[0]
+    yield Finding(Location(anchor.path), {"counts": counts, "detail": _first_divergence(dataset)})
+
+
+def _first_divergence(dataset: Dataset) -> str:
+    """Point at the first caption that looks like a continuation line (it shifts the rest)."""
+    if dataset.captions is None or dataset.videos is None:
+        return ""
+    captions, videos = dataset.captions.entries, dataset.videos.entries
+    if len(captions) > len(videos):
+        return f"; the trainer pairs line by line, so every caption after {dataset.captions.path.name}:" \
+               f"{captions[len(videos) - 1].line if videos else 1} is off by one or more"
+    return ""
+
+
+def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
+    labels = {entry.text for entry in dataset.sat_labels}
+    stems = {clip.stem for clip in dataset.clips}
+    without = sorted(stems - labels)
+    orphans = sorted(labels - stems)
+    if without or orphans:
+        parts = []
+        if without:
+            parts.append(f"{len(without)} videos without labels/<name>.txt (first: {without[0]})")
+        if orphans:
+            parts.append(f"{len(orphans)} labels without a video (first: {orphans[0]}.txt)")
+        yield Finding(Location(dataset.root / "labels"), {"counts": "; ".join(parts), "detail": ""})
+
+
+@check("dataset.missing_media")
+def missing_media(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    for clip in dataset.clips:
+        if not clip.escapes_root and not os.path.exists(clip.path):
+            hint = ""
+            if clip.entry is not None and clip.index == 0 and dataset.videos is not None and dataset.videos.has_bom:
+                hint = " (the list file starts with a UTF-8 BOM, which becomes part of this path)"
+            yield clip_finding(clip, {"kind": "clip", "hint": hint})
+    for entry, path in _image_paths(dataset):
+        if not _escapes(path, dataset) and not os.path.exists(path):
+            yield Finding(Location(path), {"kind": "image", "hint": ""}, anchor=Location(entry.file, entry.line))
+
+
+def _image_paths(dataset: Dataset):
+    if dataset.images is None or dataset.images.error is not None:
+        return []
+    base = dataset.images.path.parent
+    return [(entry, Path(os.path.normpath(base / entry.text))) for entry in dataset.images.entries]
+
+
+def _escapes(path: Path, dataset: Dataset) -> bool:
+    from cogvid_lint.discover.dataset import escapes
+
+    return escapes(path, dataset.root)
+
+
+@check("dataset.path_escapes_root")
+def path_escapes_root(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    for clip in dataset.clips:
+        if clip.escapes_root and clip.entry is not None:
+            yield manifest_finding(clip.entry, {"entry": clip.entry.text, "root": str(dataset.root)})
+        elif clip.escapes_root:
+            yield Finding(Location(clip.path), {"entry": clip.path.name, "root": str(dataset.root)})
+    for entry, path in _image_paths(dataset):
+        if _escapes(path, dataset):
+            yield manifest_finding(entry, {"entry": entry.text, "root": str(dataset.root)})
+
+
+@check("dataset.blank_caption_line")
+def blank_caption_line(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    captions = dataset.captions
+    if captions is None or captions.error is not None or not captions.entries:
+        return
+    last_entry = captions.entries[-1].line
+    for line in captions.blank_lines:
+        if line < last_entry:  # trailing blank lines shift nothing
+            yield Finding(Location(captions.path, line))
+
+
+@check("dataset.duplicate_stem")
+def duplicate_stem(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    first_by_stem: dict[str, object] = {}
+    for clip in dataset.clips:
+        other = first_by_stem.setdefault(clip.stem, clip)
+        if other is not clip and other.path != clip.path:
+            yield clip_finding(clip, {"stem": clip.stem, "other": _where(other)})
+
+
+@check("dataset.duplicate_clip")
+def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    first_by_path: dict[Path, object] = {}
+    unique = []
+    for clip in dataset.clips:
+        other = first_by_path.setdefault(clip.path, clip)
+        if other is not clip:
+            yield clip_finding(clip, {"how": "listed again", "other": _where(other)})
+        else:
+            unique.append(clip)
+    by_size: dict[int, list] = defaultdict(list)
+    for clip in unique:
+        try:
+            if not clip.escapes_root and clip.path.is_file():
+                by_size[clip.path.stat().st_size].append(clip)
+        except OSError:
+            continue
+    for size, clips in by_size.items():
+        if len(clips) < 2 or size == 0:
+            continue
+        first_by_hash: dict[str, object] = {}
+        for clip in clips:
+            digest = _content_hash(clip.path)
+            if digest is None:
+                continue
+            other = first_by_hash.setdefault(digest, clip)
+            if other is not clip:
+                yield clip_finding(clip, {"how": "identical content to", "other": _where(other)})
+
+
+def _content_hash(path: Path) -> str | None:
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _where(clip) -> str:
+    if clip.entry is not None:
+        return f"{clip.entry.text} (line {clip.entry.line})"
+    return clip.path.name
+
+
+@check("dataset.too_small")
+def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    purpose = dataset.settings.purpose
+    minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]
+    count = len({clip.path for clip in dataset.clips})
+    if count < minimum:
+        where = dataset.videos.path if dataset.videos is not None else dataset.root
+        yield Finding(Location(where), {"count": count, "minimum": minimum, "purpose": purpose})
+
+
+@check("dataset.id_token_missing")
+def id_token_missing(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    token = dataset.settings.id_token
+    if not token:
+        return
+    if dataset.captions is not None and dataset.captions.error is None:
+        for entry in dataset.captions.entries:
+            if token not in entry.text:
+                yield Finding(Location(entry.file, entry.line), {"token": token})
+    for label in dataset.sat_labels:
+        try:
+            text = label.file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if token not in text:
+            yield Finding(Location(label.file, 1), {"token": token})

@@ -1,0 +1,103 @@
+"""Training-configuration rules: model, frame count, resolution, I2V first frames (CVL2xx).
+
+A finding points at the place the setting came from: a launch script line, the config
+file (at the key's line when it can be found), or the data root for command-line values.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from cogvid_lint.discover.project import Dataset
+from cogvid_lint.findings import Finding, Location
+from cogvid_lint.models import known_model_names
+from cogvid_lint.registry import RuleContext, check
+
+_FILE_LINE = re.compile(r"^(.*):(\d+)$")
+
+
+def setting_location(dataset: Dataset, key: str) -> Location:
+    source = dataset.settings.sources.get(key, "default")
+    match = _FILE_LINE.match(source)
+    if match and Path(match.group(1)).is_file():
+        return Location(Path(match.group(1)), int(match.group(2)))
+    path = Path(source)
+    if source not in ("default", "command line") and path.is_file():
+        return Location(path, _key_line(path, key))
+    return Location(dataset.root)
+
+
+def _key_line(path: Path, key: str) -> int | None:
+    names = (key, key.replace("_", "-"))
+    try:
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if any(re.match(rf"\s*{re.escape(name)}\s*[:=]", line) for name in names):
+                return number
+    except OSError:
+        return None
+    return None
+
+
+def _source(dataset: Dataset, key: str) -> str:
+    return dataset.settings.sources.get(key, "default")
+
+
+@check("training.unknown_model")
+def unknown_model(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if dataset.settings.model_spec is None:
+        import difflib
+
+        close = difflib.get_close_matches(dataset.settings.model.lower(), known_model_names(), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        yield Finding(setting_location(dataset, "model"),
+                      {"model": dataset.settings.model, "known": ", ".join(known_model_names()), "suggestion": hint})
+
+
+@check("training.invalid_frame_count")
+def invalid_frame_count(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    spec, resolution = dataset.settings.model_spec, dataset.settings.resolution
+    if spec is None or resolution is None or spec.frame_count_ok(resolution.frames):
+        return
+    valid = spec.valid_frame_counts()
+    nearest = min(valid, key=lambda f: (abs(f - resolution.frames), f))
+    yield Finding(setting_location(dataset, "train_resolution"),
+                  {"frames": resolution.frames, "model": spec.name, "rule": f"{spec.frame_step}N+1",
+                   "max": valid[-1], "nearest": nearest})
+
+
+@check("training.unsupported_resolution")
+def unsupported_resolution(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    spec, resolution = dataset.settings.model_spec, dataset.settings.resolution
+    if spec is None or resolution is None:
+        return
+    problem = spec.resolution_problem(resolution.height, resolution.width)
+    if problem:
+        yield Finding(setting_location(dataset, "train_resolution"),
+                      {"height": resolution.height, "width": resolution.width, "model": spec.name,
+                       "problem": problem})
+
+
+@check("training.i2v_first_frame_fallback")
+def i2v_first_frame_fallback(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    spec = dataset.settings.model_spec
+    if spec is None or spec.kind != "i2v" or dataset.images is not None or not dataset.clips:
+        return
+    folder = first_frames_dir(dataset)
+    outside = " — outside the data root, so it is shared by every dataset listing bare file names there" \
+        if not _inside(folder, dataset.root) else ""
+    yield Finding(setting_location(dataset, "model"), {"folder": str(folder), "outside": outside})
+
+
+def first_frames_dir(dataset: Dataset) -> Path:
+    """`<parent of the first video's folder>/first_frames`, where the trainer writes frame 0."""
+    return dataset.clips[0].path.parent.parent / "first_frames"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,127 @@
+"""Video rules: what the trainer will really see of each clip (CVL1xx)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from cogvid_lint.checks.common import clip_finding
+from cogvid_lint.discover.project import Clip
+from cogvid_lint.findings import Finding
+from cogvid_lint.registry import RuleContext, check
+from cogvid_lint.sampling import sample_plan
+
+
+@check("video.unreadable")
+def unreadable_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    if clip.info.error is not None:
+        yield clip_finding(clip, {"reason": clip.info.error})
+
+
+def _readable(clip: Clip) -> bool:
+    return clip.info is not None and clip.info.error is None
+
+
+@check("video.too_few_frames")
+def too_few_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    if _readable(clip) and clip.info.frames < ctx.params["min_frames"]:
+        yield clip_finding(clip, {"frames": clip.info.frames})
+
+
+def _plan(clip: Clip):
+    resolution = clip.dataset.settings.resolution
+    if not _readable(clip) or resolution is None or clip.info.frames <= 0:
+        return None
+    return sample_plan(clip.info.frames, resolution.frames, clip.info.fps)
+
+
+@check("video.padded_short")
+def padded_short_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    plan = _plan(clip)
+    if plan is not None and plan.padded_frames > 0:
+        yield clip_finding(clip, {"frames": plan.source_frames, "target": plan.target_frames,
+                                  "padded": plan.padded_frames,
+                                  "percent": round(100 * plan.padded_frames / plan.target_frames)})
+
+
+@check("video.dropped_frames")
+def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    plan = _plan(clip)
+    if plan is None or plan.tail_frames <= 0:
+        return
+    seconds = f"{plan.tail_seconds:.2f} s" if plan.tail_seconds is not None else "unknown seconds"
+    yield clip_finding(clip, {"frames": plan.source_frames, "target": plan.target_frames, "stride": plan.stride,
+                              "unseen": plan.tail_frames, "seconds": seconds})
+
+
+def _display_aspect(clip: Clip) -> float | None:
+    info = clip.info
+    if not _readable(clip) or info.width <= 0 or info.height <= 0:
+        return None
+    return info.width / info.height
+
+
+@check("video.aspect_mismatch")
+def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    resolution = clip.dataset.settings.resolution
+    aspect = _display_aspect(clip)
+    if aspect is None or resolution is None:
+        return
+    target = resolution.width / resolution.height
+    if abs(aspect - target) / target > ctx.params["tolerance"]:
+        from cogvid_lint.fix.media_plan import crop_resize_fix
+
+        info = clip.info
+        rotated = f" (displayed rotated {info.rotation}°)" if info.rotation else ""
+        yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
+                                  "target_width": resolution.width, "target_height": resolution.height,
+                                  "target_aspect": f"{target:.3f}", "rotated": rotated},
+                           fix=crop_resize_fix(clip, resolution))
+
+
+@check("video.upscaled")
+def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    resolution = clip.dataset.settings.resolution
+    if not _readable(clip) or resolution is None or clip.info.width <= 0:
+        return
+    info = clip.info
+    if info.width < resolution.width or info.height < resolution.height:
+        factor = max(resolution.width / info.width, resolution.height / max(info.height, 1))
+        yield clip_finding(clip, {"width": info.width, "height": info.height, "target_width": resolution.width,
+                                  "target_height": resolution.height, "factor": f"{factor:.2f}"})
+
+
+@check("video.speed_mismatch")
+def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    spec = clip.dataset.settings.model_spec
+    plan = _plan(clip)
+    if plan is None or spec is None or not clip.info.fps:
+        return
+    effective = clip.info.fps / plan.stride
+    ratio = effective / spec.fps
+    factor = ctx.params["factor"]
+    if ratio > factor or ratio < 1 / factor:
+        motion = "fast" if ratio > 1 else "slow"
+        yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": plan.stride, "effective": f"{effective:.3g}",
+                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion})
+
+
+@check("video.variable_frame_rate")
+def variable_frame_rate(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    info = clip.info
+    if _readable(clip) and info.variable_frame_rate:
+        low = f"{info.min_frame_duration_s * 1000:.1f}" if info.min_frame_duration_s else "?"
+        high = f"{info.max_frame_duration_s * 1000:.1f}" if info.max_frame_duration_s else "?"
+        yield clip_finding(clip, {"min_ms": low, "max_ms": high})
+
+
+@check("video.missing_fps")
+def missing_fps(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    if _readable(clip) and not clip.info.fps:
+        yield clip_finding(clip)
+
+
+@check("video.header_mismatch")
+def frame_count_header_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    info = clip.info
+    if _readable(clip) and info.header_frames > info.frames:
+        yield clip_finding(clip, {"header_frames": info.header_frames, "frames": info.frames})

@@ -1,0 +1,113 @@
+"""Command line: `cogvid-lint [check] [PATH ...]`, `rule`, `rules`, `inspect`.
+
+`main(argv) -> int` never lets a traceback out (unless --verbose): exit 0 when nothing at or
+above --fail-on remains, 1 when findings do, 2 for usage/config errors or a crash of the tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from cogvid_lint import __version__
+from cogvid_lint.errors import ConfigError, UsageError
+
+COMMANDS = ("check", "rule", "rules", "inspect")
+FORMAT_CHOICES = ("full", "concise", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cogvid-lint", description="Lint CogVideoX fine-tuning datasets, configs and code.")
+    parser.add_argument("--version", action="version", version=f"cogvid-lint {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="lint a project (the default command)")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    data = check.add_argument_group("dataset settings")
+    data.add_argument("--data-root", action="append", default=[], metavar="DIR")
+    data.add_argument("--layout", choices=("auto", "cogvideo", "sat"))
+    data.add_argument("--caption-column")
+    data.add_argument("--video-column")
+    data.add_argument("--image-column")
+    data.add_argument("--model")
+    data.add_argument("--train-resolution", metavar="FxHxW")
+    data.add_argument("--purpose", choices=("style", "concept", "general"))
+    data.add_argument("--id-token")
+    sel = check.add_argument_group("rule selection")
+    sel.add_argument("--select", type=_codes, metavar="CODES")
+    sel.add_argument("--ignore", type=_codes, default=(), metavar="CODES")
+    sel.add_argument("--extend-select", type=_codes, default=(), metavar="CODES")
+    check.add_argument("--config", metavar="FILE")
+    out = check.add_argument_group("output")
+    out.add_argument("--output-format", choices=FORMAT_CHOICES, default=None)
+    out.add_argument("-o", "--output-file", metavar="FILE")
+    out.add_argument("--fail-on", choices=("error", "warning", "info"))
+    out.add_argument("--exit-zero", action="store_true")
+    out.add_argument("--statistics", action="store_true")
+    out.add_argument("-q", "--quiet", action="store_true")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
+
+    rule = sub.add_parser("rule", help="print a rule's documentation")
+    rule.add_argument("rule", metavar="CODE|NAME")
+    rule.add_argument("--output-format", choices=("text", "json"), default="text")
+    rules = sub.add_parser("rules", help="list all rules")
+    rules.add_argument("--output-format", choices=("text", "json"), default="text")
+
+    inspect = sub.add_parser("inspect", help="what the trainer will see of each clip")
+    inspect.add_argument("clips", nargs="+", metavar="CLIP")
+    inspect.add_argument("--json", action="store_true")
+    inspect.add_argument("--train-resolution", metavar="FxHxW")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "check")
+    verbose = "--verbose" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "rule":
+            from cogvid_lint.commands.docs import show_rule
+            return show_rule(args.rule, args.output_format)
+        if args.command == "rules":
+            from cogvid_lint.commands.docs import list_rules
+            return list_rules(args.output_format)
+        if args.command == "inspect":
+            from cogvid_lint.commands.inspect import inspect_clips
+            return inspect_clips(args.clips, as_json=args.json, train_resolution=args.train_resolution)
+        from cogvid_lint.commands.check import run_check
+        return run_check(args)
+    except UsageError as exc:
+        print(f"cogvid-lint: error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(f"cogvid-lint: error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cogvid-lint: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:  # argparse --help/--version
+        return int(exc.code or 0)
+    except Exception as exc:  # noqa: BLE001 - the tool's own crash: one line, exit 2
+        if verbose:
+            raise
+        print(f"cogvid-lint: internal error: {exc.__class__.__name__}: {exc} (run with --verbose for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`cogvid-lint check`: settings → rules → discover → probe → check → filter → report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from cogvid_lint.catalogue import RuleSpec
+from cogvid_lint.engine import ActiveRule, activate, build_project, load_catalogue, needs_video, run_checks, select_rules
+from cogvid_lint.findings import Diagnostic, Severity
+from cogvid_lint.report import get_reporter
+from cogvid_lint.report.result import RunResult
+from cogvid_lint.settings import CliOptions, Settings, resolve_settings
+from cogvid_lint.suppress import apply_filters
+
+DATASET_FLAGS = ("layout", "caption_column", "video_column", "image_column", "model", "train_resolution",
+                 "purpose", "id_token")
+
+
+def cli_options(args: argparse.Namespace) -> CliOptions:
+    return CliOptions(
+        paths=tuple(args.paths) or (".",),
+        config=args.config,
+        data_roots=tuple(args.data_root),
+        dataset={key: getattr(args, key) for key in DATASET_FLAGS if getattr(args, key) is not None},
+        select=args.select,
+        ignore=args.ignore,
+        extend_select=args.extend_select,
+        fail_on=Severity(args.fail_on) if args.fail_on else None,
+        extra={key: getattr(args, key, None) for key in ("jobs", "cache_dir", "probe_timeout")
+               if getattr(args, key, None) is not None},
+    )
+
+
+@dataclass
+class Lint:
+    """One lint pass over a project, re-runnable after fixes."""
+
+    settings: Settings
+    active: Sequence[ActiveRule]
+
+    def run(self) -> list[Diagnostic]:
+        project = build_project(self.active, self.settings)
+        if needs_video(self.active):
+            from cogvid_lint.probe.runner import probe_project
+
+            probe_project(project, self.settings)
+        return apply_filters(run_checks(self.active, project), self.settings)
+
+
+def prepare(args: argparse.Namespace) -> Lint:
+    settings = resolve_settings(cli_options(args))
+    rules = select_rules(load_catalogue(settings), settings)
+    return Lint(settings, activate(rules, settings))
+
+
+def run_check(args: argparse.Namespace) -> int:
+    lint = prepare(args)
+    diagnostics = lint.run()
+    fmt = args.output_format or "full"
+    result = RunResult(
+        diagnostics=diagnostics,
+        rules=[rule.spec for rule in lint.active],
+        settings=lint.settings,
+        color=_use_color(args),
+        statistics=args.statistics,
+        show_settings=not args.quiet,
+    )
+    emit(get_reporter(fmt)(result), args.output_file)
+    if args.statistics and fmt in ("full", "concise"):
+        emit(_statistics(diagnostics, [r.spec for r in lint.active]), None)
+    return exit_code(diagnostics, lint.settings.fail_on, args.exit_zero)
+
+
+def exit_code(diagnostics: Sequence[Diagnostic], fail_on: Severity, exit_zero: bool) -> int:
+    if exit_zero:
+        return 0
+    return 1 if any(d.severity.rank >= fail_on.rank for d in diagnostics) else 0
+
+
+def emit(text: str, output_file: str | None) -> None:
+    if output_file:
+        from cogvid_lint.fsutil import atomic_write_text
+
+        atomic_write_text(Path(output_file), text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    if args.color != "auto":
+        return args.color == "always"
+    if args.output_file or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
+
+
+def _statistics(diagnostics: Sequence[Diagnostic], rules: Sequence[RuleSpec]) -> str:
+    from collections import Counter
+
+    counts = Counter((d.code, d.name) for d in diagnostics)
+    fixable = Counter(d.code for d in diagnostics if d.fix is not None)
+    lines = [f"{count:>5}\t{code}\t[{'*' if fixable[code] else ' '}] {name}"
+             for (code, name), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,60 @@
+"""`cogvid-lint rule CODE|NAME` and `cogvid-lint rules`: the catalogue, for people and tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from cogvid_lint.catalogue import RuleSpec
+from cogvid_lint.engine import load_catalogue
+from cogvid_lint.errors import UsageError
+
+SECTIONS = (("what", "What it does"), ("why", "Why is this bad"), ("example", "Example"), ("fix", "Fix"))
+
+
+def find_rule(ident: str) -> RuleSpec:
+    rules = load_catalogue()
+    for rule in rules:
+        if ident.upper() == rule.code or ident == rule.name:
+            return rule
+    import difflib
+
+    close = difflib.get_close_matches(ident, [r.name for r in rules] + [r.code for r in rules], n=1)
+    raise UsageError(f"no rule {ident!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+
+
+def rule_text(rule: RuleSpec) -> str:
+    lines = [f"# {rule.name} ({rule.code})", "",
+             f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.", "",
+             f"Message: {rule.message}", ""]
+    for key, title in SECTIONS:
+        lines += [f"## {title}", getattr(rule.docs, key).rstrip(), ""]
+    if rule.params:
+        lines.append("## Parameters")
+        for name, spec in rule.params.items():
+            lines.append(f"- `{name}` ({spec.type}, default {spec.default!r}): {spec.description}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def show_rule(ident: str, fmt: str) -> int:
+    rule = find_rule(ident)
+    if fmt == "json":
+        sys.stdout.write(json.dumps(rule.model_dump(mode="json", exclude={"source"}), indent=2) + "\n")
+    else:
+        sys.stdout.write(rule_text(rule))
+    return 0
+
+
+def list_rules(fmt: str) -> int:
+    rules = sorted(load_catalogue(), key=lambda r: r.code)
+    if fmt == "json":
+        payload = [{"code": r.code, "name": r.name, "target": r.target, "severity": r.severity.value,
+                    "fix": r.fix, "summary": r.summary} for r in rules]
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+        return 0
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.target:<8}  "
+                         f"fix:{r.fix:<6}  {r.summary}\n")
+    return 0

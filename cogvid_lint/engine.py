@@ -1,0 +1,180 @@
+"""The engine: enabled rules → subjects → check functions → stamped, filtered diagnostics.
+
+It names no rule: what runs is decided by the catalogue (targets, check keys, params) and
+the selection in settings.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules
+from cogvid_lint.discover import discover
+from cogvid_lint.discover.project import Project
+from cogvid_lint.errors import ConfigError
+from cogvid_lint.findings import Diagnostic, Finding, Severity
+from cogvid_lint.registry import CheckFn, RuleContext, load_checks
+from cogvid_lint.settings import Settings
+
+DATASET_TARGETS = frozenset({"dataset", "video", "training", "cache"})
+
+
+@dataclass(frozen=True)
+class ActiveRule:
+    spec: RuleSpec
+    check: CheckFn
+    params: Mapping[str, Any]
+    severity: Severity
+
+
+class CheckCrashed(Exception):
+    """A check function raised: a bug in cogvid-lint, reported on one line (exit 2)."""
+
+
+def load_catalogue(settings: Settings | None = None) -> list[RuleSpec]:
+    rules = load_rules(builtin_rules_dir())
+    if settings is not None and settings.rules_dir is not None:
+        user_rules = load_rules(settings.rules_dir, user=True)
+        taken = {r.code for r in rules} | {r.name for r in rules}
+        clashes = [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
+                   for r in user_rules if r.code in taken or r.name in taken]
+        if clashes:
+            raise ConfigError(clashes)
+        rules += user_rules
+    return rules
+
+
+def matches(selector: str, rule: RuleSpec) -> bool:
+    selector = selector.strip()
+    return selector == "ALL" or selector == rule.name or rule.code.startswith(selector.upper())
+
+
+def select_rules(rules: Sequence[RuleSpec], settings: Settings) -> list[RuleSpec]:
+    """ruff's selection: `select` (default ALL) plus `extend-select`, minus `ignore`."""
+    selectors = list(settings.select) if settings.select is not None else ["ALL"]
+    selectors += settings.extend_select
+    unknown = [s for s in (*selectors, *settings.ignore) if not any(matches(s, r) for r in rules)]
+    if unknown:
+        raise ConfigError([f"{settings.config_file or 'command line'}: key 'select/ignore': unknown rule selector {s!r}"
+                           for s in unknown])
+    chosen = [r for r in rules if any(matches(s, r) for s in selectors)]
+    return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
+
+
+def activate(rules: Sequence[RuleSpec], settings: Settings) -> list[ActiveRule]:
+    """Attach check functions and merge per-rule overrides; collect every config problem."""
+    checks = load_checks()
+    from cogvid_lint.checks.conditions import condition_check
+
+    errors: list[str] = []
+    where = settings.config_file or "config"
+    by_ident = {ident: rule for rule in rules for ident in (rule.code, rule.name)}
+    for ident in settings.rule_overrides:
+        if ident not in by_ident:
+            errors.append(f"{where}: key 'rules.{ident}': no rule has this code or name")
+    active = []
+    for rule in rules:
+        override = settings.rule_overrides.get(rule.code) or settings.rule_overrides.get(rule.name)
+        params = rule.default_params()
+        severity = rule.severity
+        if override is not None:
+            severity = override.severity or severity
+            for key, value in override.params.items():
+                spec = rule.params.get(key)
+                if spec is None:
+                    known = ", ".join(rule.params) or "none"
+                    errors.append(f"{where}: rule {rule.code}: key 'params.{key}': unknown parameter (known: {known})")
+                elif not is_param_type(value, spec.type):
+                    errors.append(f"{where}: rule {rule.code}: key 'params.{key}': expected {spec.type}, got {value!r}")
+                else:
+                    params[key] = value
+        if rule.check is not None:
+            fn = checks.get(rule.check)
+            if fn is None:
+                errors.append(f"{rule.source}: rule {rule.code}: key 'check': no check registered as {rule.check!r}")
+                continue
+        else:
+            try:
+                fn = condition_check(rule)
+            except ValueError as exc:
+                errors.append(f"{rule.source}: rule {rule.code}: key 'when': {exc}")
+                continue
+        active.append(ActiveRule(rule, fn, params, severity))
+    if errors:
+        raise ConfigError(errors)
+    return active
+
+
+def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
+    targets = {rule.spec.target for rule in active}
+    return discover(settings, python="python" in targets, datasets=bool(targets & DATASET_TARGETS))
+
+
+def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnostic]:
+    diagnostics: list[Diagnostic] = []
+    for rule in active:
+        for subject, dataset in _subjects(rule.spec.target, project):
+            ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
+            try:
+                for finding in rule.check(subject, ctx):
+                    diagnostics.append(stamp(rule, finding))
+            except Exception as exc:  # a bug in a check must not hide the others' findings silently
+                where = getattr(subject, "path", None) or getattr(subject, "root", "")
+                raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: {exc.__class__.__name__}: {exc}") from exc
+    unique = {(d.code, d.location, d.message, d.anchor): d for d in diagnostics}
+    return sorted(unique.values(), key=lambda d: d.sort_key)
+
+
+def _subjects(target: str, project: Project) -> Iterator[tuple[Any, Any]]:
+    if target == "python":
+        for file in project.python_files:
+            yield file, None
+    elif target == "video":
+        for dataset in project.datasets:
+            for clip in dataset.clips:
+                if clip.info is not None:
+                    yield clip, dataset
+    else:
+        for dataset in project.datasets:
+            yield dataset, dataset
+
+
+class _Formatter(string.Formatter):
+    def get_value(self, key, args, kwargs):
+        if isinstance(key, str) and key not in kwargs:
+            return "{" + key + "}"
+        return super().get_value(key, args, kwargs)
+
+
+_FORMATTER = _Formatter()
+
+
+def render(template: str, values: Mapping[str, Any]) -> str:
+    try:
+        return _FORMATTER.vformat(template, (), dict(values))
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return template
+
+
+def stamp(rule: ActiveRule, finding: Finding) -> Diagnostic:
+    values = {**rule.params, **finding.args}
+    return Diagnostic(
+        code=rule.spec.code,
+        name=rule.spec.name,
+        severity=rule.severity,
+        message=render(rule.spec.message, values),
+        location=finding.location,
+        fix=finding.fix,
+        anchor=finding.anchor,
+        fingerprint=finding.fingerprint,
+        args=dict(finding.args),
+    )
+
+
+def needs_video(active: Iterable[ActiveRule]) -> bool:
+    return any(rule.spec.target == "video" for rule in active)
+
+
+ProbeFn = Callable[[Project, Settings], None]

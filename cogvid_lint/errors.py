@@ -1,0 +1,41 @@
+"""Errors that end a run with exit code 2 and one line per problem."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from pydantic import ValidationError
+
+
+class ConfigError(Exception):
+    """Invalid configuration or rules. `lines` are complete, user-facing, one problem each."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+class UsageError(Exception):
+    """A bad command line; the message is one line."""
+
+
+def format_validation_error(exc: ValidationError, *, prefix: str, known: Iterable[str] = ()) -> list[str]:
+    """One line per pydantic error: `<prefix>: key 'a.b': <message>`, with a did-you-mean."""
+    import difflib
+
+    known = list(known)
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+            last = str(err["loc"][-1]) if err["loc"] else ""
+            close = difflib.get_close_matches(last, known, n=1) if known else []
+            if close:
+                msg += f" (did you mean {close[0]!r}?)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        where = f" key {loc!r}" if loc else ""
+        lines.append(f"{prefix}:{where}: {msg}")
+    return lines

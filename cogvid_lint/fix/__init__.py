@@ -1,0 +1,1 @@
+"""Fixers: they apply a finding's operations and nothing else."""

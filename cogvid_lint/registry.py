@@ -1,0 +1,53 @@
+"""Check functions, registered by the key a rule's YAML names in `check:`.
+
+A check is `fn(subject, ctx) -> Iterable[Finding]`. The subject depends on the rule's
+target: a `Dataset` (targets dataset, training, cache), a `Clip` (video) or a
+`PythonFile` (python). The engine stamps code, name and severity; a check never knows
+which rule it serves, so one check can back several rules (and user rules).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from cogvid_lint.discover.project import Dataset, Project
+    from cogvid_lint.findings import Finding
+    from cogvid_lint.settings import Settings
+
+CheckFn = Callable[[Any, "RuleContext"], "Iterable[Finding]"]
+
+_CHECKS: dict[str, CheckFn] = {}
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a check may read besides its subject."""
+
+    params: Mapping[str, Any]
+    project: "Project"
+    dataset: "Dataset | None" = None
+    settings: "Settings | None" = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check(key: str) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        if key in _CHECKS and _CHECKS[key] is not fn:
+            raise ValueError(f"check key {key!r} registered twice")
+        _CHECKS[key] = fn
+        return fn
+
+    return register
+
+
+def load_checks() -> Mapping[str, CheckFn]:
+    """Import every module of `cogvid_lint.checks` (each registers its checks)."""
+    import cogvid_lint.checks as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    return dict(_CHECKS)

@@ -1,0 +1,102 @@
+"""`--output-format full` (default): a rich report grouped by file, with why and how to fix,
+a summary per rule and severity, and where each setting came from."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from itertools import groupby
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cogvid_lint.report.result import RunResult
+
+STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render(result: RunResult) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=result.color, no_color=not result.color,
+                      width=result.width or 100, highlight=False, soft_wrap=True)
+    for path, group in groupby(result.diagnostics, key=lambda d: d.location.path):
+        group = list(group)
+        console.print(f"[bold]{escape(result.relpath(path))}[/bold]")
+        for d in group:
+            place = f"{d.location.line}" if d.location.line is not None else ""
+            if d.location.column is not None:
+                place += f":{d.location.column}"
+            anchor = ""
+            if d.anchor is not None and d.anchor.path != d.location.path:
+                anchor = f" [dim](listed at {escape(result.where(d.anchor))})[/dim]"
+            style = STYLE[d.severity.value]
+            console.print(f"  {place:>6} [{style}]{d.severity.value:<7}[/{style}] [bold]{d.code}[/bold] "
+                          f"[dim]{d.name}[/dim]  {escape(d.message)}{anchor}")
+            rule = result.rule(d.code)
+            if rule is not None:
+                console.print(f"  {'':>6}         [dim]why:[/dim] {escape(rule.summary)}")
+                hint = d.fix.title if d.fix is not None else rule.hint
+                if hint:
+                    label = "fix:" if d.fix is not None else "hint:"
+                    console.print(f"  {'':>6}         [dim]{label}[/dim] {escape(hint)}")
+        console.print()
+    if result.diagnostics:
+        _summary(console, result)
+    if result.show_settings and result.settings is not None and result.settings.datasets:
+        _settings(console, result)
+    for note in result.notes:
+        console.print(escape(note))
+    counts = result.counts()
+    total = sum(counts.values())
+    if total:
+        parts = ", ".join(f"[{STYLE[k]}]{v} {k}{'s' if v != 1 and k != 'info' else ''}[/{STYLE[k]}]"
+                          for k, v in counts.items() if v)
+        fixable = sum(1 for d in result.diagnostics if d.fix is not None)
+        tail = f"; {fixable} fixable with --fix" if fixable else ""
+        console.print(f"Found {total} problem{'s' if total != 1 else ''} ({parts}){tail}.")
+    else:
+        console.print("[green]All checks passed.[/green]")
+    return buffer.getvalue()
+
+
+def _summary(console: Console, result: RunResult) -> None:
+    table = Table(title="Findings by rule", title_justify="left", show_edge=False, pad_edge=False)
+    for column in ("code", "name", "severity", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    counter = Counter((d.code, d.name, d.severity.value) for d in result.diagnostics)
+    for (code, name, severity), count in sorted(counter.items()):
+        table.add_row(code, name, f"[{STYLE[severity]}]{severity}[/{STYLE[severity]}]", str(count))
+    console.print(table)
+    console.print()
+
+
+def _settings(console: Console, result: RunResult) -> None:
+    table = Table(title="Settings and where they came from", title_justify="left", show_edge=False,
+                  pad_edge=False)
+    for column in ("dataset", "setting", "value", "source"):
+        table.add_column(column)
+    for ds in result.settings.datasets:
+        name = result.relpath(ds.data_root)
+        rows = [("data_root", name), ("layout", ds.layout), ("model", ds.model),
+                ("train_resolution", str(ds.resolution) if ds.resolution else "-"), ("purpose", ds.purpose)]
+        for column in ("caption_column", "video_column", "image_column", "id_token"):
+            if getattr(ds, column):
+                rows.append((column, getattr(ds, column)))
+        for key, value in rows:
+            source = ds.sources.get(key, "default")
+            if key == "train_resolution" and ds.train_resolution is None:
+                source = f"default for {ds.model}"
+            table.add_row(name, key, escape(str(value)), escape(_short_source(result, source)))
+            name = ""
+    console.print(table)
+    console.print()
+
+
+def _short_source(result: RunResult, source: str) -> str:
+    path, sep, line = source.rpartition(":")
+    if sep and line.isdigit():
+        return f"{result.relpath(path)}:{line}"
+    if source.startswith("/"):
+        return result.relpath(source)
+    return source

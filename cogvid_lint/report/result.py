@@ -1,0 +1,54 @@
+"""What a run hands to a reporter."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from cogvid_lint.catalogue import RuleSpec
+from cogvid_lint.findings import Diagnostic, Location, Severity
+from cogvid_lint.settings import Settings
+
+
+@dataclass(frozen=True)
+class RunResult:
+    diagnostics: Sequence[Diagnostic]
+    rules: Sequence[RuleSpec]  # the enabled rules (reporters take docs and summaries from them)
+    settings: Settings | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    fixed: int = 0
+    notes: Sequence[str] = ()  # lines for the human formats: fixes applied, unsafe fixes available, ...
+    color: bool = False
+    width: int | None = None
+    show_settings: bool = True
+    statistics: bool = False
+
+    def rule(self, code: str) -> RuleSpec | None:
+        for rule in self.rules:
+            if rule.code == code:
+                return rule
+        return None
+
+    def relpath(self, path: Path) -> str:
+        """Relative to the current directory when under it, always with `/` separators."""
+        try:
+            rel = Path(path).relative_to(self.cwd)
+            return rel.as_posix() if str(rel) != "." else "."
+        except ValueError:
+            return Path(os.path.normpath(path)).as_posix()
+
+    def where(self, location: Location) -> str:
+        text = self.relpath(location.path)
+        if location.line is not None:
+            text += f":{location.line}"
+            if location.column is not None:
+                text += f":{location.column}"
+        return text
+
+    def counts(self) -> dict[str, int]:
+        counts = {severity.value: 0 for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO)}
+        for diagnostic in self.diagnostics:
+            counts[diagnostic.severity.value] += 1
+        return counts

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--statistics", action="store_true")
     out.add_argument("-q", "--quiet", action="store_true")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    fix = check.add_argument_group("fixing")
+    fix.add_argument("--fix", action="store_true", help="apply safe fixes, then lint again")
+    fix.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff: also unsafe fixes")
+    fix.add_argument("--diff", action="store_true", help="show what --fix would do; change nothing")
+    fix.add_argument("--exit-zero-on-fix", action="store_true",
+                     help="exit 0 after fixing data when nothing remains (default: 1, so CI notices)")
     check.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
 
     rule = sub.add_parser("rule", help="print a rule's documentation")

@@ -60,9 +60,29 @@ def prepare(args: argparse.Namespace) -> Lint:
 
 def run_check(args: argparse.Namespace) -> int:
     lint = prepare(args)
-    diagnostics = lint.run()
+    if args.diff:
+        return _show_diff(lint, args)
+    notes: list[str] = []
+    exit_after_fix = 0
+    if args.fix:
+        from cogvid_lint.fix.driver import run_fixes
+
+        outcome = run_fixes(lint.run, args.unsafe_fixes)
+        diagnostics = outcome.remaining
+        notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
+                     f"({len(diagnostics)} remaining).")
+        if outcome.unsafe_available:
+            notes.append(f"{outcome.unsafe_available} more fix{'es' if outcome.unsafe_available != 1 else ''} "
+                         "available with --fix --unsafe-fixes (they rewrite media).")
+        if outcome.touched_data and not args.exit_zero_on_fix:
+            notes.append("Media or cache files were changed: exiting 1 so that CI and pre-commit notice "
+                         "(--exit-zero-on-fix turns this off).")
+            exit_after_fix = 1
+    else:
+        diagnostics = lint.run()
     fmt = args.output_format or "full"
     result = RunResult(
+        notes=notes if fmt in ("full", "concise") else (),
         diagnostics=diagnostics,
         rules=[rule.spec for rule in lint.active],
         settings=lint.settings,
@@ -73,7 +93,24 @@ def run_check(args: argparse.Namespace) -> int:
     emit(get_reporter(fmt)(result), args.output_file)
     if args.statistics and fmt in ("full", "concise"):
         emit(_statistics(diagnostics, [r.spec for r in lint.active]), None)
-    return exit_code(diagnostics, lint.settings.fail_on, args.exit_zero)
+    if fmt not in ("full", "concise"):
+        for note in notes:
+            print(note, file=sys.stderr)
+    return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
+
+
+def _show_diff(lint: Lint, args: argparse.Namespace) -> int:
+    from cogvid_lint.fix.driver import chosen, plan_fixes
+
+    diagnostics = lint.run()
+    relpath = RunResult(diagnostics=(), rules=()).relpath
+    lines = plan_fixes(diagnostics, args.unsafe_fixes, relpath)
+    emit("".join(line + "\n" for line in lines), args.output_file)
+    pending = chosen(diagnostics, args.unsafe_fixes)
+    unsafe_left = sum(1 for d in diagnostics if d.fix is not None and d not in pending)
+    if unsafe_left:
+        print(f"{unsafe_left} more fixes available with --unsafe-fixes.", file=sys.stderr)
+    return 1 if lines else 0
 
 
 def exit_code(diagnostics: Sequence[Diagnostic], fail_on: Severity, exit_zero: bool) -> int:

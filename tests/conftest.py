@@ -1,0 +1,72 @@
+"""Shared fixtures: a project builder that writes real files and real clips."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import pytest
+
+from clips import make_clip, packet_offsets, truncate_clip
+
+
+def build_project(root: Path, files: Mapping[str, Any] | None = None,
+                  clips: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+    """Write text files (str), binary files (bytes) and real clips (make_clip kwargs) under root."""
+    for rel, content in (files or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_bytes(content.encode("utf-8"))
+    for rel, kwargs in (clips or {}).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs = dict(kwargs or {})
+        truncate = kwargs.pop("truncate", None)
+        cut_packets = kwargs.pop("cut_last_packets", None)
+        make_clip(path, **kwargs)
+        if truncate is not None:
+            truncate_clip(path, truncate)
+        if cut_packets:
+            # drop the last packets' bytes of a faststart mp4: the header still claims them
+            offsets = packet_offsets(path)
+            start = sorted(offsets)[-cut_packets][0]
+            with open(path, "r+b") as handle:
+                handle.truncate(start)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A builder bound to a fresh folder that is also the current directory."""
+    monkeypatch.chdir(tmp_path)
+
+    def make(files=None, clips=None) -> Path:
+        return build_project(tmp_path, files, clips)
+
+    return make
+
+
+@pytest.fixture
+def lint_json(capsys):
+    """Run main() with --output-format json; return (exit code, parsed JSON)."""
+    from cogvid_lint.cli import main
+
+    def run(*argv: str) -> tuple[int, dict]:
+        capsys.readouterr()
+        code = main([*argv, "--output-format", "json"])
+        out = capsys.readouterr().out
+        return code, json.loads(out)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _no_color(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)

@@ -1,0 +1,275 @@
+"""The first-party import graph, followed from entry scripts in execution order (CVL403).
+
+Modules are resolved among the Python files of the run (the project's `python_files`):
+absolute imports against the entry script's folder, the project root and `src/`;
+relative imports against the importing file's package. Importing `a.b.c` runs
+`a/__init__.py`, `a/b/__init__.py`, then `a/b/c.py`; `from a import x` also runs the
+submodule `a/x.py` when there is one. Each module runs once per entry script, depth
+first, module-level imports only (a function's imports run when it is called); the
+entry script's own function-level imports run after all of that, in text order.
+
+To stay fast on big trees nothing is parsed unless some file mentions `decord`: the
+files that may reach decord are found with a cheap text closure (a file can only import
+a module whose last name it spells out), and only entry scripts in that set are walked.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from cogvid_lint.python.classify import (
+    absolute_module,
+    is_decord_import,
+    is_torch_import,
+    matches_entry_point,
+    module_package,
+)
+from cogvid_lint.python.model import ImportEvent, ModuleModel, build_model
+from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
+
+if TYPE_CHECKING:
+    from cogvid_lint.discover.project import Project, PythonFile
+
+_MAX_DEPTH = 400
+
+
+@dataclass
+class Parsed:
+    """A parse result with its import model (None when it does not parse)."""
+
+    result: Module | SyntaxProblem
+    model: ModuleModel | None
+
+
+def parsed(project: "Project", file: "PythonFile") -> Parsed:
+    cache: dict[Path, Parsed] = project.memo("python.parsed", dict)
+    hit = cache.get(file.path)
+    if hit is None:
+        try:
+            data = file.data
+        except OSError as exc:
+            hit = Parsed(SyntaxProblem(1, 1, f"cannot read: {exc.strerror or exc}"), None)
+        else:
+            result = parse_source(data, str(file.path))
+            model = None
+            if isinstance(result, Module):
+                try:
+                    model = build_model(result.tree)
+                except RecursionError:
+                    result = SyntaxProblem(1, 1, "too deeply nested to analyse")
+            hit = Parsed(result, model)
+        cache[file.path] = hit
+    return hit
+
+
+def _read(file: "PythonFile") -> bytes:
+    try:
+        return file.data
+    except OSError:
+        return b""
+
+
+def _last_name(path: Path) -> bytes:
+    name = path.parent.name if path.name == "__init__.py" else path.stem
+    return name.encode("utf-8", "replace")
+
+
+def may_reach_decord(project: "Project") -> frozenset[Path]:
+    """Files that mention decord or may import, directly or not, a module that does."""
+
+    def build() -> frozenset[Path]:
+        files = list(project.python_files)
+        reach = {f.path for f in files if b"decord" in _read(f)}
+        if not reach:
+            return frozenset()
+        names = {_last_name(p) for p in reach}
+        seen = set(names)
+        remaining = [f for f in files if f.path not in reach]
+        while names and remaining:
+            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")\b")
+            new = [f for f in remaining if pattern.search(_read(f))]
+            if not new:
+                break
+            reach.update(f.path for f in new)
+            remaining = [f for f in remaining if f.path not in reach]
+            names = {_last_name(f.path) for f in new} - seen
+            seen |= names
+        return frozenset(reach)
+
+    return project.memo("python.may_reach_decord", build)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """An entry script's import that leads to decord before torch."""
+
+    entry: "PythonFile"
+    event: ImportEvent  # the entry script's import statement at the head of the chain
+    steps: tuple[tuple[Path, int], ...]  # (file, line) from the entry down to decord's module
+    decord: str  # the decord import statement
+
+    def render(self, root: Path) -> str:
+        parts = [f"{_rel(p, _norm(root))}:{line}" for p, line in self.steps]
+        return " → ".join(parts + [self.decord])
+
+
+def _norm(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+@dataclass
+class _Index:
+    root: Path
+    files: dict[Path, "PythonFile"]
+    dirs: set[Path] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for path in self.files:
+            parent = path.parent
+            while parent not in self.dirs and parent != parent.parent:
+                self.dirs.add(parent)
+                if parent == self.root:
+                    break
+                parent = parent.parent
+
+    def resolve(self, name: str, roots: Sequence[Path]) -> list[Path]:
+        """The files `import name` runs, in order (packages first); [] if not first-party."""
+        parts = [p for p in name.split(".") if p]
+        if not parts:
+            return []
+        for base in roots:
+            if not (base / parts[0]) in self.dirs and (base / f"{parts[0]}.py") not in self.files:
+                continue
+            out: list[Path] = []
+            here = base
+            for i, part in enumerate(parts):
+                here = here / part
+                init = here / "__init__.py"
+                if init in self.files:
+                    out.append(init)
+                elif i == len(parts) - 1 and here.with_suffix(".py") in self.files:
+                    out.append(here.with_suffix(".py"))
+                elif here not in self.dirs:
+                    return out  # past what the repo holds (an attribute, or a missing file)
+            return out
+        return []
+
+
+class ImportGraph:
+    def __init__(self, project: "Project", torch_modules: Sequence[str] = (), entry_points: Sequence[str] = ()):
+        self.project = project
+        self.root = _norm(project.root)
+        self.torch_modules = tuple(torch_modules)
+        self.entry_points = tuple(entry_points)
+        self.index = _Index(self.root, {_norm(f.path): f for f in project.python_files})
+
+    def chains(self) -> list[Chain]:
+        reach = may_reach_decord(self.project)
+        if not reach:
+            return []
+        out = []
+        for path in sorted(_norm(p) for p in reach):
+            file = self.index.files.get(path)
+            if file is None:
+                continue
+            configured = bool(self.entry_points) and matches_entry_point(path, self.root, self.entry_points)
+            if not configured and b"__main__" not in _read(file):
+                continue
+            info = parsed(self.project, file)
+            if info.model is None or not (configured or info.model.has_main_guard):
+                continue
+            chain = self._walk_entry(file, info.model)
+            if chain is not None:
+                out.append(chain)
+        return out
+
+    def _package(self, path: Path) -> str:
+        return module_package(path, self.root)
+
+    def _targets(self, event: ImportEvent, path: Path, roots: Sequence[Path]) -> list[Path]:
+        if event.level:
+            name = absolute_module(event, self._package(path))
+            roots = [self.root, self.root / "src"]
+        else:
+            name = event.module
+        files = self.index.resolve(name, roots)
+        if event.is_from and files:
+            for alias in event.names:
+                if alias != "*":
+                    sub = self.index.resolve(f"{name}.{alias}", roots)
+                    if sub and sub[-1] not in files:
+                        files.append(sub[-1])
+        return files
+
+    def _walk_entry(self, entry: "PythonFile", model: ModuleModel) -> Chain | None:
+        here = _norm(entry.path)
+        roots = list(dict.fromkeys([here.parent, self.root, self.root / "src"]))
+        executed = {here}
+        package = self._package(here)
+        ordered = [e for e in model.events if e.scope == 0] + [e for e in model.events if e.scope > 0]
+        for event in ordered:
+            if is_torch_import(event, self.torch_modules, package):
+                return None
+            if is_decord_import(event):
+                return None  # decord imported by the entry script itself: CVL401's finding
+            for target in self._targets(event, here, roots):
+                if target in executed:
+                    continue
+                outcome = self._run(target, roots, executed, 1)
+                if outcome == "torch":
+                    return None
+                if outcome is not None:
+                    steps, stmt = outcome
+                    return Chain(entry, event, ((here, event.line),) + steps, stmt)
+        return None
+
+    def _run(self, path: Path, roots: Sequence[Path], executed: set[Path], depth: int):
+        """Run one module's import-time imports: "torch", (steps, decord stmt) or None."""
+        executed.add(path)
+        if depth > _MAX_DEPTH:
+            return None
+        info = parsed(self.project, self.index.files[path])
+        if info.model is None:
+            return None
+        package = self._package(path)
+        for event in info.model.events:
+            if event.scope:
+                break  # function bodies do not run on import
+            if is_torch_import(event, self.torch_modules, package):
+                return "torch"
+            if is_decord_import(event):
+                return ((path, event.line),), _statement(info.result, event)
+            for target in self._targets(event, path, roots):
+                if target in executed:
+                    continue
+                outcome = self._run(target, roots, executed, depth + 1)
+                if outcome == "torch":
+                    return outcome
+                if outcome is not None:
+                    steps, stmt = outcome
+                    return ((path, event.line),) + steps, stmt
+        return None
+
+
+def _statement(result: Module | SyntaxProblem, event: ImportEvent) -> str:
+    try:
+        return ast.unparse(event.node)
+    except Exception:  # pragma: no cover - unparse of a parsed node does not fail
+        return "import decord"
+
+
+def import_graph(project: "Project", torch_modules: Iterable[str] = (), entry_points: Iterable[str] = ()) -> list[Chain]:
+    key = f"python.graph:{tuple(torch_modules)!r}:{tuple(entry_points)!r}"
+    return project.memo(key, lambda: ImportGraph(project, tuple(torch_modules), tuple(entry_points)).chains())

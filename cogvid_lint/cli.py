@@ -14,7 +14,8 @@ from cogvid_lint import __version__
 from cogvid_lint.errors import ConfigError, UsageError
 
 COMMANDS = ("check", "rule", "rules", "inspect")
-FORMAT_CHOICES = ("full", "concise", "json")
+# must list cogvid_lint.report.FORMATS (a test checks it); not imported here to keep start-up light
+FORMAT_CHOICES = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--statistics", action="store_true")
     out.add_argument("-q", "--quiet", action="store_true")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    base = check.add_argument_group("baseline")
+    base.add_argument("--baseline", metavar="FILE", help="report and fail only on findings not recorded in FILE")
+    base.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
     fix = check.add_argument_group("fixing")
     fix.add_argument("--fix", action="store_true", help="apply safe fixes, then lint again")
     fix.add_argument("--unsafe-fixes", action="store_true", help="with --fix/--diff: also unsafe fixes")

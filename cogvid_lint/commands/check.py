@@ -12,7 +12,7 @@ from typing import Sequence
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.engine import ActiveRule, activate, build_project, load_catalogue, needs_video, run_checks, select_rules
 from cogvid_lint.findings import Diagnostic, Severity
-from cogvid_lint.report import get_reporter
+from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
 from cogvid_lint.settings import CliOptions, Settings, resolve_settings
 from cogvid_lint.suppress import apply_filters
@@ -60,6 +60,11 @@ def prepare(args: argparse.Namespace) -> Lint:
 
 def run_check(args: argparse.Namespace) -> int:
     lint = prepare(args)
+    known = None
+    if args.baseline:  # read it before the (possibly long) run: a bad path fails at once
+        from cogvid_lint.baseline import load_baseline
+
+        known = load_baseline(Path(args.baseline))
     if args.diff:
         return _show_diff(lint, args)
     notes: list[str] = []
@@ -80,7 +85,10 @@ def run_check(args: argparse.Namespace) -> int:
             exit_after_fix = 1
     else:
         diagnostics = lint.run()
-    fmt = args.output_format or "full"
+    fmt = args.output_format or default_format()
+    diagnostics = _baseline_step(args, fmt, lint, diagnostics, known, notes)
+    if diagnostics is None:
+        return 0
     result = RunResult(
         notes=notes if fmt in ("full", "concise") else (),
         diagnostics=diagnostics,
@@ -91,12 +99,55 @@ def run_check(args: argparse.Namespace) -> int:
         show_settings=not args.quiet,
     )
     emit(get_reporter(fmt)(result), args.output_file)
+    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        _append_step_summary(result, os.environ["GITHUB_STEP_SUMMARY"])
     if args.statistics and fmt in ("full", "concise"):
         emit(_statistics(diagnostics, [r.spec for r in lint.active]), None)
     if fmt not in ("full", "concise"):
         for note in notes:
             print(note, file=sys.stderr)
     return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
+
+
+def default_format() -> str:
+    """`github` (annotations) inside GitHub Actions, else the rich report."""
+    return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "full"
+
+
+def _baseline_step(args, fmt, lint: Lint, diagnostics: list[Diagnostic], known, notes: list[str]):
+    """Fingerprint when a format or a baseline needs it; --write-baseline (returns None:
+    nothing left to report) and --baseline (keeps only the findings it does not know)."""
+    from cogvid_lint import baseline
+
+    if fmt not in NEEDS_FINGERPRINTS and not args.baseline and not args.write_baseline:
+        return diagnostics
+    diagnostics = baseline.with_fingerprints(diagnostics)
+    root = lint.settings.root
+    if args.write_baseline:
+        count = baseline.write_baseline(Path(args.write_baseline), diagnostics, root)
+        print(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {args.write_baseline}.",
+              file=sys.stderr)
+        return None
+    if known is not None:
+        scopes = [*lint.settings.paths, *(ds.data_root for ds in lint.settings.datasets)]
+        outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes)
+        fixed = outcome.fixed
+        notes.append(f"Baseline {args.baseline}: {outcome.matched} known finding{'s' if outcome.matched != 1 else ''}"
+                     f" hidden; {fixed} entr{'y' if fixed == 1 else 'ies'} no longer match (fixed)"
+                     + (": rewrite it with --write-baseline to drop them." if fixed else "."))
+        diagnostics = outcome.new
+    return diagnostics
+
+
+def _append_step_summary(result: RunResult, summary_file: str) -> None:
+    """GitHub shows ten annotations per severity per step; the job summary shows all."""
+    from cogvid_lint.report.github import summary_markdown
+
+    try:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(summary_markdown(result))
+    except OSError as exc:
+        print(f"cogvid-lint: warning: cannot append to GITHUB_STEP_SUMMARY {summary_file}: {exc}", file=sys.stderr)
 
 
 def _show_diff(lint: Lint, args: argparse.Namespace) -> int:

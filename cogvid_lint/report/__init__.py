@@ -12,7 +12,14 @@ FORMATS: dict[str, str] = {
     "full": "cogvid_lint.report.full:render",
     "concise": "cogvid_lint.report.concise:render",
     "json": "cogvid_lint.report.json_format:render",
+    "json-lines": "cogvid_lint.report.json_lines:render",
+    "sarif": "cogvid_lint.report.sarif:render",
+    "github": "cogvid_lint.report.github:render",
+    "gitlab": "cogvid_lint.report.gitlab:render",
+    "junit": "cogvid_lint.report.junit:render",
 }
+# Formats whose ids come from content fingerprints (the check command computes them first).
+NEEDS_FINGERPRINTS = frozenset({"sarif", "gitlab"})
 
 
 def get_reporter(name: str) -> Callable[[RunResult], str]:
@@ -20,4 +27,4 @@ def get_reporter(name: str) -> Callable[[RunResult], str]:
     return getattr(importlib.import_module(module), function)
 
 
-__all__ = ["FORMATS", "RunResult", "get_reporter"]
+__all__ = ["FORMATS", "NEEDS_FINGERPRINTS", "RunResult", "get_reporter"]

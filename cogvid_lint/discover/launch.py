@@ -75,18 +75,18 @@ def read_launch_script(path: Path) -> list[LaunchSettings]:
             continue
         for token in _split(line):
             tokens.append((_expand(token, variables), lineno))
-    results: list[LaunchSettings] = []
-    current: LaunchSettings | None = None
+    # One run per `--data_root`; flags before the first one (model args often come first)
+    # belong to that first run.
+    results: list[LaunchSettings] = [LaunchSettings(script=path)]
     for i, (token, lineno) in enumerate(tokens):
         key = FLAG_TO_KEY.get(token.split("=", 1)[0])
         if key is None:
             continue
         value = token.split("=", 1)[1] if "=" in token else (tokens[i + 1][0] if i + 1 < len(tokens) else "")
-        if key == "data_root" or current is None:
-            current = LaunchSettings(script=path)
-            results.append(current)
-        current.values[key] = value
-        current.lines[key] = lineno
+        if key in results[-1].values and key == "data_root":
+            results.append(LaunchSettings(script=path))
+        results[-1].values[key] = value
+        results[-1].lines[key] = lineno
     return [r for r in results if "data_root" in r.values]
 
 

@@ -19,7 +19,7 @@ STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 def render(result: RunResult) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=result.color, no_color=not result.color,
-                      width=result.width or 100, highlight=False, soft_wrap=True)
+                      width=result.width or (None if result.color else 160), highlight=False, soft_wrap=True)
     for path, group in groupby(result.diagnostics, key=lambda d: d.location.path):
         group = list(group)
         console.print(f"[bold]{escape(result.relpath(path))}[/bold]")
@@ -52,8 +52,11 @@ def render(result: RunResult) -> str:
     if total:
         parts = ", ".join(f"[{STYLE[k]}]{v} {k}{'s' if v != 1 and k != 'info' else ''}[/{STYLE[k]}]"
                           for k, v in counts.items() if v)
-        fixable = sum(1 for d in result.diagnostics if d.fix is not None)
-        tail = f"; {fixable} fixable with --fix" if fixable else ""
+        safe = sum(1 for d in result.diagnostics if d.fix is not None and d.fix.applicability.value == "safe")
+        unsafe = sum(1 for d in result.diagnostics if d.fix is not None) - safe
+        tail = f"; {safe} fixable with --fix" if safe else ""
+        if unsafe:
+            tail += f"{'; ' if not safe else ', '}{unsafe} with --fix --unsafe-fixes"
         console.print(f"Found {total} problem{'s' if total != 1 else ''} ({parts}){tail}.")
     else:
         console.print("[green]All checks passed.[/green]")

@@ -120,10 +120,18 @@ def builtin_rules_dir() -> Path:
 
 def load_rules(directory: Path, *, user: bool = False) -> list[RuleSpec]:
     """Load and validate every `*.yaml` in `directory`; raise one ConfigError listing all problems."""
+    rules, errors = read_rules(directory, user=user)
+    if errors:
+        raise ConfigError(errors)
+    return rules
+
+
+def read_rules(directory: Path, *, user: bool = False) -> tuple[list[RuleSpec], list[str]]:
+    """The valid rules of `directory` and one line per problem in the others."""
     errors: list[str] = []
     rules: list[RuleSpec] = []
     if not directory.is_dir():
-        raise ConfigError([f"{directory}: rules directory not found"])
+        return [], [f"{directory}: rules directory not found"]
     for path in sorted(directory.glob("*.y*ml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -148,9 +156,7 @@ def load_rules(directory: Path, *, user: bool = False) -> list[RuleSpec]:
             if ident in seen:
                 errors.append(f"{rule.source}: rule {rule.code}: {ident!r} already defined in {seen[ident]}")
             seen[ident] = rule.source
-    if errors:
-        raise ConfigError(errors)
-    return rules
+    return rules, errors
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ import string
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules
+from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules
 from cogvid_lint.discover import discover
 from cogvid_lint.discover.project import Project
 from cogvid_lint.errors import ConfigError
@@ -33,16 +33,20 @@ class CheckCrashed(Exception):
     """A check function raised: a bug in cogvid-lint, reported on one line (exit 2)."""
 
 
-def load_catalogue(settings: Settings | None = None) -> list[RuleSpec]:
+def load_catalogue(settings: Settings | None = None, errors: list[str] | None = None) -> list[RuleSpec]:
+    """Built-in rules plus the user's `rules-dir`. Problems in user rules are appended to
+    `errors` when given (so every config problem is reported at once), else raised."""
     rules = load_rules(builtin_rules_dir())
     if settings is not None and settings.rules_dir is not None:
-        user_rules = load_rules(settings.rules_dir, user=True)
+        user_rules, problems = read_rules(settings.rules_dir, user=True)
         taken = {r.code for r in rules} | {r.name for r in rules}
-        clashes = [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
-                   for r in user_rules if r.code in taken or r.name in taken]
-        if clashes:
-            raise ConfigError(clashes)
-        rules += user_rules
+        problems += [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
+                     for r in user_rules if r.code in taken or r.name in taken]
+        if problems and errors is None:
+            raise ConfigError(problems)
+        if errors is not None:
+            errors.extend(problems)
+        rules += [r for r in user_rules if r.code not in taken and r.name not in taken]
     return rules
 
 
@@ -51,24 +55,28 @@ def matches(selector: str, rule: RuleSpec) -> bool:
     return selector == "ALL" or selector == rule.name or rule.code.startswith(selector.upper())
 
 
-def select_rules(rules: Sequence[RuleSpec], settings: Settings) -> list[RuleSpec]:
+def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None) -> list[RuleSpec]:
     """ruff's selection: `select` (default ALL) plus `extend-select`, minus `ignore`."""
     selectors = list(settings.select) if settings.select is not None else ["ALL"]
     selectors += settings.extend_select
     unknown = [s for s in (*selectors, *settings.ignore) if not any(matches(s, r) for r in rules)]
-    if unknown:
-        raise ConfigError([f"{settings.config_file or 'command line'}: key 'select/ignore': unknown rule selector {s!r}"
-                           for s in unknown])
+    problems = [f"{settings.config_file or 'command line'}: key 'select/ignore': unknown rule selector {s!r}"
+                for s in unknown]
+    if problems and errors is None:
+        raise ConfigError(problems)
+    if errors is not None:
+        errors.extend(problems)
     chosen = [r for r in rules if any(matches(s, r) for s in selectors)]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
 
 
-def activate(rules: Sequence[RuleSpec], settings: Settings) -> list[ActiveRule]:
-    """Attach check functions and merge per-rule overrides; collect every config problem."""
+def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None) -> list[ActiveRule]:
+    """Attach check functions and merge per-rule overrides; raise every config problem
+    (those found earlier and passed in `errors`, and these) as one ConfigError."""
     checks = load_checks()
     from cogvid_lint.checks.conditions import condition_check
 
-    errors: list[str] = []
+    errors = list(errors or [])
     where = settings.config_file or "config"
     by_ident = {ident: rule for rule in rules for ident in (rule.code, rule.name)}
     for ident in settings.rule_overrides:

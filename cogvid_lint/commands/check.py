@@ -54,8 +54,9 @@ class Lint:
 
 def prepare(args: argparse.Namespace) -> Lint:
     settings = resolve_settings(cli_options(args))
-    rules = select_rules(load_catalogue(settings), settings)
-    return Lint(settings, activate(rules, settings))
+    errors: list[str] = []
+    rules = select_rules(load_catalogue(settings, errors), settings, errors)
+    return Lint(settings, activate(rules, settings, errors))
 
 
 def run_check(args: argparse.Namespace) -> int:

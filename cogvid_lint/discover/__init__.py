@@ -5,10 +5,13 @@ from __future__ import annotations
 import fnmatch
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.dataset import BACKUP_DIR, load_dataset
 from cogvid_lint.discover.project import Project, PythonFile
-from cogvid_lint.settings import Settings
+
+if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
+    from cogvid_lint.settings import Settings
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
                        ".mypy_cache", ".ruff_cache", ".pytest_cache", BACKUP_DIR, ".cogvid_lint_cache",

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import Clip, Dataset, ManifestLine
-from cogvid_lint.settings import DatasetSettings
+
+if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
+    from cogvid_lint.settings import DatasetSettings
 
 # The names trainers use: CogVideo finetune, its launch scripts, diffusers and finetrainers.
 CAPTION_NAMES = ("prompts.txt", "prompt.txt", "captions.txt", "caption.txt")

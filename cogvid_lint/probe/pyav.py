@@ -1,0 +1,273 @@
+"""Probe one clip with PyAV: demux every packet, decode (almost) nothing.
+
+`probe(path) -> VideoInfo` never raises. What it reports is what decord 0.6.0 (the
+trainer's reader, FFmpeg 4.1 inside) will see:
+
+* frames: decord indexes one frame per demuxed video packet, so we count packets with
+  data (PyAV also yields an empty flush packet at EOF). duration x fps is wrong whenever
+  an audio track outlasts the video or timestamps are irregular.
+* rotation: decord turns frames clockwise by the mp4/mov tkhd matrix (its "rotate" tag)
+  and ignores Matroska's, so we read the matrix from the file (see mp4box) rather than
+  from a decoded frame, which would also honour mkv and decode the declared size.
+* truncation: decoded only when the packets fall short of the header's count or the
+  demuxer flags the last one incomplete, and then only from the last keyframe on.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from fractions import Fraction
+from itertools import pairwise
+
+from cogvid_lint.probe.info import VideoInfo
+
+# Timestamp jitter below this share of the median step is rounding (mkv stores ms: 30 fps
+# alternates 33/34 ms), not variable frame rate.
+VFR_TOLERANCE = 0.10
+MAX_SANE_FPS = 1000.0
+# The tail we would decode to verify the last packet: past these, a clip that already
+# lacks frames is reported truncated without decoding (a forged 16384x16384 header, a
+# GOP of hundreds of 8K frames) and we stop holding its packets in memory.
+MAX_DECODE_PIXELS = 8192 * 4352
+MAX_TAIL_PIXELS = 400_000_000
+MAX_TAIL_BYTES = 64 << 20
+_IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`."""
+    p = os.fspath(path)
+    if isinstance(p, bytes):
+        p = os.fsdecode(p)
+    try:
+        return _probe(p)
+    except Exception as exc:  # noqa: BLE001  contract is "never raises": report as data
+        return VideoInfo(path=p, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
+
+
+def _probe(p: str) -> VideoInfo:
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        return VideoInfo(path=p, error="not found")
+    except OSError as exc:
+        return VideoInfo(path=p, error=f"cannot stat: {exc.strerror or exc}")
+    # Before any open(): opening a FIFO blocks until a writer appears.
+    if not stat.S_ISREG(st.st_mode):
+        return VideoInfo(path=p, error="not a regular file")
+    size = st.st_size
+    if size == 0:
+        return VideoInfo(path=p, error="zero bytes", size_bytes=0)
+
+    import av  # lazy: importing av costs ~0.1 s, too much for CLI start-up
+
+    try:
+        container = av.open(p, mode="r", metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        return VideoInfo(path=p, error=_open_error(p, exc), size_bytes=size)
+    except OSError as exc:
+        return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
+                         size_bytes=size)
+    with container:
+        return _inspect(av, container, p, size)
+
+
+def _open_error(p: str, exc) -> str:
+    import av
+
+    from cogvid_lint.probe.mp4box import read_layout
+
+    msg = _ffmsg(exc)
+    layout = read_layout(p)
+    if layout.is_bmff and (not layout.has_moov or layout.overruns_eof):
+        what = "no moov box" if not layout.has_moov else "boxes run past end of file"
+        return f"truncated: {what} ({msg})"
+    if isinstance(exc, EOFError):
+        return f"truncated: end of file while reading header ({msg})"
+    if isinstance(exc, av.error.InvalidDataError):
+        return f"not a video ({msg})"
+    return f"cannot open: {msg}"
+
+
+def _ffmsg(exc) -> str:
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _pick_stream(container):
+    # Cover art is a video stream too (mp4 covr, mkv attachments); decord skips it.
+    for s in container.streams.video:
+        if not (s.disposition & type(s.disposition).attached_pic):
+            return s
+    return None
+
+
+def _inspect(av, container, p: str, size: int) -> VideoInfo:
+    fmt = container.format.name
+    base = {"path": p, "size_bytes": size, "container": fmt,
+            "has_audio": bool(container.streams.audio)}
+    vs = _pick_stream(container)
+    if vs is None:
+        return VideoInfo(**base, error="no video stream")
+    cc = vs.codec_context
+    if cc is None:  # PyAV found no decoder for the stream's codec id
+        return VideoInfo(**base, error="unsupported codec (no decoder)")
+    if fmt.endswith("_pipe") or fmt in _IMAGE_FORMATS:
+        return VideoInfo(**base, codec=cc.name, error=f"not a video ({fmt} image)")
+    coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
+    base.update(codec=cc.name, pix_fmt=cc.pix_fmt, coded_width=coded_w,
+                coded_height=coded_h, header_frames=max(int(vs.frames or 0), 0))
+    if coded_w <= 0 or coded_h <= 0:
+        return VideoInfo(**base, error="unknown frame size")
+
+    rotation = _rotation(p, fmt, vs.index)
+    w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    base.update(rotation=rotation, width=w, height=h)
+
+    scan = _scan(av, container, vs)
+    if scan.error:
+        return VideoInfo(**base, frames=scan.count, error=scan.error)
+    base["frames"] = scan.count
+    if scan.count == 0:
+        claim = base["header_frames"]
+        err = f"truncated: no readable packets (0 of {claim} frames)" if claim else None
+        return VideoInfo(**base, error=err or "no video frames")
+
+    fps = _fps(vs)
+    base.update(fps=fps, duration_s=_duration(vs, container, scan.count, fps))
+    base.update(_timing(scan.pts, vs.time_base))
+
+    suspect = scan.count < base["header_frames"] or scan.last_corrupt
+    if suspect:
+        problem = _tail_problem(av, vs, scan, coded_w * coded_h)
+        if problem:
+            claim = base["header_frames"] or "?"
+            error = f"truncated: {problem} ({scan.count} of {claim} frames)"
+            return VideoInfo(**base, error=error)
+    return VideoInfo(**base, error=_decord_refusal(vs, container, base))
+
+
+def _decord_refusal(vs, container, base: dict) -> str | None:
+    """Header gaps that make decord 0.6.0 abort while opening a clip we can read."""
+    if base["header_frames"] < 1:
+        # Before indexing, decord sizes its table from nb_frames, else from
+        # avg_frame_rate x container duration, and aborts when that is < 1: live/streamed
+        # mkv/webm (MediaRecorder output) carry no Duration.
+        rate = vs.average_rate
+        dur = container.duration
+        estimate = float(rate) * dur / 1_000_000 if rate and dur and dur > 0 else 0.0
+        if estimate < 1:
+            return "no frame count or duration in header (decord cannot open it)"
+    if not base["pix_fmt"]:
+        # decord's filter graph needs the stream's pixel format up front
+        return "unknown pixel format (decord cannot open it)"
+    return None
+
+
+def _rotation(p: str, fmt: str, index: int) -> int:
+    if "mp4" not in fmt and "mov" not in fmt:
+        return 0  # decord's FFmpeg 4.1 reads a display matrix from mp4/mov only
+    from cogvid_lint.probe.mp4box import read_layout
+
+    rotations = read_layout(p).track_rotations
+    return rotations[index] if index < len(rotations) else 0
+
+
+class _Scan:
+    __slots__ = ("count", "error", "last_corrupt", "pts", "tail", "tail_bytes")
+
+    def __init__(self):
+        self.count, self.pts, self.tail, self.tail_bytes = 0, [], [], 0
+        self.last_corrupt, self.error = False, None
+
+
+def _scan(av, container, vs) -> _Scan:
+    s = _Scan()
+    try:
+        for pkt in container.demux(vs):
+            if pkt.size <= 0:
+                continue
+            s.count += 1
+            ts = pkt.pts if pkt.pts is not None else pkt.dts
+            if ts is not None:
+                s.pts.append(ts)
+            if pkt.is_keyframe:
+                s.tail, s.tail_bytes = [], 0
+            # Held so a suspect tail can be decoded without a seek (truncated files
+            # seek badly); given up when one GOP is too big to keep around.
+            if s.tail is not None:
+                s.tail.append(pkt)
+                s.tail_bytes += pkt.size
+                if s.tail_bytes > MAX_TAIL_BYTES:
+                    s.tail = None
+            s.last_corrupt = pkt.is_corrupt
+    except av.error.FFmpegError as exc:
+        # decord indexes by demuxing everything up front and aborts on such an error
+        s.error = f"demux failed after {s.count} packets: {_ffmsg(exc)}"
+    return s
+
+
+def _tail_problem(av, vs, scan: _Scan, pixels: int) -> str | None:
+    """Why the last packet is unusable, or None when it decodes."""
+    if scan.last_corrupt:
+        return "last packet is incomplete"
+    if pixels > MAX_DECODE_PIXELS:
+        return "last packet not verified (frame too large to decode)"
+    packets = scan.tail
+    if packets is None:
+        return "last packet not verified (last GOP too large to decode)"
+    if not packets or not packets[0].is_keyframe:
+        return "last packet does not decode (no keyframe before it)"
+    if pixels * len(packets) > MAX_TAIL_PIXELS:
+        return "last packet not verified (last GOP too large to decode)"
+    cc = vs.codec_context
+    cc.thread_count = 1  # probes run in parallel workers; don't fan out further
+    try:
+        for pkt in packets[:-1]:
+            try:
+                cc.decode(pkt)
+            except av.error.FFmpegError:
+                pass  # damage before the last packet is not what we are judging
+        got = len(cc.decode(packets[-1])) + len(cc.decode(None))
+    except av.error.FFmpegError:
+        return "last packet does not decode"
+    return None if got else "last packet does not decode"
+
+
+def _fps(vs) -> float | None:
+    for rate in (vs.average_rate, vs.guessed_rate):
+        try:
+            value = float(rate) if rate is not None else 0.0
+        except (TypeError, ZeroDivisionError, OverflowError):
+            continue
+        if 0.0 < value <= MAX_SANE_FPS:
+            return value
+    return None
+
+
+def _duration(vs, container, frames: int, fps: float | None) -> float | None:
+    if fps:
+        return frames / fps
+    if vs.duration is not None and vs.time_base:
+        return float(vs.duration * vs.time_base)
+    if container.duration is not None and container.duration > 0:
+        return container.duration / 1_000_000
+    return None
+
+
+def _timing(pts: list[int], time_base: Fraction | None) -> dict:
+    """VFR verdict and frame-duration range from presentation timestamps."""
+    if not time_base or len(pts) < 3:
+        return {}
+    # Sorted because B-frames demux out of presentation order; the last packet is
+    # dropped because muxers often give the final frame a truncated/odd timestamp.
+    ordered = sorted(pts)[:-1]
+    deltas = [b - a for a, b in pairwise(ordered)]
+    if not deltas:
+        return {}
+    median = sorted(deltas)[len(deltas) // 2]
+    tol = max(VFR_TOLERANCE * median, 1)  # one tick of jitter is timestamp rounding
+    tb = float(time_base)
+    lo, hi = min(deltas), max(deltas)
+    return {"variable_frame_rate": median - lo > tol or hi - median > tol,
+            "min_frame_duration_s": lo * tb, "max_frame_duration_s": hi * tb}

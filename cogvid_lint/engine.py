@@ -70,17 +70,20 @@ def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
 
 
-def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None) -> list[ActiveRule]:
+def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None,
+             catalogue: Sequence[RuleSpec] | None = None) -> list[ActiveRule]:
     """Attach check functions and merge per-rule overrides; raise every config problem
-    (those found earlier and passed in `errors`, and these) as one ConfigError."""
+    (those found earlier and passed in `errors`, and these) as one ConfigError. Overrides
+    are checked against the whole `catalogue`: a config that tunes CVL008 stays valid in a
+    `--select CVL4` run (the pre-commit code hook)."""
     checks = load_checks()
     from cogvid_lint.checks.conditions import condition_check
 
     errors = list(errors or [])
     where = settings.config_file or "config"
-    by_ident = {ident: rule for rule in rules for ident in (rule.code, rule.name)}
+    known = {ident for rule in (catalogue or rules) for ident in (rule.code, rule.name)}
     for ident in settings.rule_overrides:
-        if ident not in by_ident:
+        if ident not in known:
             errors.append(f"{where}: key 'rules.{ident}': no rule has this code or name")
     active = []
     for rule in rules:

@@ -55,8 +55,9 @@ class Lint:
 def prepare(args: argparse.Namespace) -> Lint:
     settings = resolve_settings(cli_options(args))
     errors: list[str] = []
-    rules = select_rules(load_catalogue(settings, errors), settings, errors)
-    return Lint(settings, activate(rules, settings, errors))
+    catalogue = load_catalogue(settings, errors)
+    rules = select_rules(catalogue, settings, errors)
+    return Lint(settings, activate(rules, settings, errors, catalogue))
 
 
 def run_check(args: argparse.Namespace) -> int:

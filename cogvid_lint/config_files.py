@@ -91,10 +91,15 @@ def find_config(start: Path) -> Path | None:
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
             try:
-                if "cogvid-lint" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}):
-                    return pyproject
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                text = pyproject.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
                 continue
+            try:
+                if "cogvid-lint" in tomllib.loads(text).get("tool", {}):
+                    return pyproject
+            except tomllib.TOMLDecodeError:
+                if "tool.cogvid-lint" in text:  # ours but broken: report it rather than ignore it
+                    return pyproject
     return None
 
 

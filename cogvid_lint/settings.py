@@ -104,6 +104,8 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     root = config_dir or _git_root(paths[0]) or (paths[0] if paths[0].is_dir() else paths[0].parent)
 
     errors: list[str] = []
+    if config.rules_dir and config_dir and not (config_dir / config.rules_dir).is_dir():
+        errors.append(f"{config_file}: key 'rules-dir': {config.rules_dir} is not a directory")
     launch = _launch_settings([p for p in paths if p.is_dir()], root)
     datasets = _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors)
     if errors:

@@ -211,3 +211,16 @@ def test_code_case(name, tmp_path):
         assert d["path"] == "mod.py" and d["message"]
     if name in ("syntax-error", "nul-byte", "non-utf8", "deep-nesting"):
         assert report["diagnostics"], name
+
+
+def test_entries_outside_the_root_are_reported_not_opened(tmp_path):
+    """A FIFO outside the root blocks whoever opens it: the run finishing proves it was not opened."""
+    os.mkfifo(tmp_path / "outside.mp4")
+    data = tmp_path / "project" / "data"
+    (data / "videos").mkdir(parents=True)
+    (data / "videos" / "link.mp4").symlink_to(tmp_path / "outside.mp4")
+    (data / "videos.txt").write_text("../../outside.mp4\nvideos/link.mp4\n")
+    (data / "prompts.txt").write_text("a\nb\n")
+    exit_code, report, _ = _run(tmp_path / "project", "--data-root", "data", timeout=60)
+    escapes = sorted(d["line"] for d in report["diagnostics"] if d["code"] == "CVL004")
+    assert exit_code == 1 and escapes == [1, 2]

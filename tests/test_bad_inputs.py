@@ -30,6 +30,7 @@ def _run(root: Path, *args: str, timeout: float = 120) -> tuple[int, dict | None
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     out = {}
     for dirpath, dirnames, files in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if d != ".cogvid_lint_cache"]  # the tool's own probe cache
         for name in files:
             p = Path(dirpath) / name
             try:

@@ -111,16 +111,18 @@ def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
         if v.reason == LATER:
             detail = f"torch is first imported on line {t.line}"
             others = [w.event for w in later if w is not v]
-            fix = move_fix(file.path, module, [v.event] + others, t, comments, stmt)
+            fix = move_fix(file.path, module, [v.event] + others, t, comments, stmt) or add_torch_fix(
+                file.path, module, v.event, comments, when="earlier than before")
         elif v.reason == FUNCTION:
             detail = f"torch is only imported inside a function (line {t.line})"
-            fix = add_torch_fix(file.path, module, v.event, comments, in_function=False)
+            fix = add_torch_fix(file.path, module, v.event, comments, when="at import time")
         elif v.reason == LATER_IN_SCOPE:
             detail = f"in this function torch is first imported on line {t.line}"
-            fix = add_torch_fix(file.path, module, v.event, comments, in_function=True)
+            fix = add_torch_fix(file.path, module, v.event, comments, when="earlier in this function")
         else:
             detail = "this entry script imports no torch before it"
-            fix = add_torch_fix(file.path, module, v.event, comments, in_function=v.event.scope > 0)
+            fix = add_torch_fix(file.path, module, v.event, comments,
+                                when="when the function is called" if v.event.scope else "at import time")
         yield Finding(
             _location(file, module, v.event.node),
             args={"statement": stmt, "detail": detail, "torch_line": t.line if t else None},

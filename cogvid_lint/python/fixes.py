@@ -3,10 +3,11 @@
 CVL401 (safe): move the decord import — or the module-level `try`/`if`/`with` block that
 holds it — to directly after the first torch import that runs at module level (after
 the whole statement that holds that import, in the innermost statement list holding
-both), appending `  # isort: skip` to each moved line of code. The fix is downgraded to
-unsafe when code that runs in between uses a moved name or calls code of this module.
-When torch is only imported inside a function (or not at all) the fix instead inserts
-`import torch` above the decord import: unsafe, the module then loads torch earlier.
+both), appending `  # isort: skip` to each moved line of code. No move is offered when
+code that runs in between uses a moved name or calls code of this module, or when the
+two imports sit in different branches: the caller then offers the unsafe fix, as it
+does when torch is only imported inside a function (or not at all): insert
+`import torch` above the decord import (the module then loads torch earlier).
 CVL402 (safe): append `  # isort: skip` to the first line of the import.
 """
 
@@ -131,13 +132,10 @@ def move_fix(path: Path, module: Module, decord: Sequence[ImportEvent], torch_ev
         block = module.newline + block
         insert_at = len(module.text)
     edits.append(TextEdit(path, insert_at, insert_at, block))
-    safe = _moves_are_safe(module.tree, body, units, t_index)
-    where = f"line {torch_event.line}"
-    if safe:
-        return Fix(f"Move `{title_stmt}` below the torch import on {where} and guard it with `# isort: skip`",
-                   Applicability.SAFE, tuple(edits))
-    return Fix(f"Move `{title_stmt}` below the torch import on {where} (unsafe: code in between uses it)",
-               Applicability.UNSAFE, tuple(edits))
+    if not _moves_are_safe(module.tree, body, units, t_index):
+        return None  # code in between uses the import: the caller offers `import torch` above instead
+    return Fix(f"Move `{title_stmt}` below the torch import on line {torch_event.line} and guard it with "
+               "`# isort: skip`", Applicability.SAFE, tuple(edits))
 
 
 def _common(d: ImportEvent, t: ImportEvent) -> tuple[list, int, int] | None:
@@ -155,7 +153,7 @@ def _common(d: ImportEvent, t: ImportEvent) -> tuple[list, int, int] | None:
     return found
 
 
-def add_torch_fix(path: Path, module: Module, event: ImportEvent, comments: Comments, in_function: bool) -> Fix | None:
+def add_torch_fix(path: Path, module: Module, event: ImportEvent, comments: Comments, when: str) -> Fix | None:
     """CVL401 unsafe fix: `import torch` on a new line above the decord import."""
     if module.text is None or not comments.ok:
         return None
@@ -170,7 +168,6 @@ def add_torch_fix(path: Path, module: Module, event: ImportEvent, comments: Comm
     if _appendable(comments, module, node.lineno) and not comments.skipped(node.lineno):
         end = _line_end(module, node.lineno)
         edits.append(TextEdit(path, end, end, SKIP))
-    when = "when the function is called" if in_function else "at import time"
     return Fix(f"Import torch above the decord import (unsafe: the module then loads torch {when})",
                Applicability.UNSAFE, tuple(edits))
 

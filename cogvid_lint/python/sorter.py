@@ -182,7 +182,12 @@ def isort_settings(root: Path, raw: dict[str, Any], extra_args: list[str] = ()) 
     sections = tuple(s.lower() for s in sections)
     known: list[tuple[str, tuple[str, ...]]] = []
     for section in sections:
-        key = {"stdlib": "known_standard_library"}.get(section, f"known_{section}")
+        key = {
+            "stdlib": "known_standard_library",
+            "thirdparty": "known_third_party",
+            "firstparty": "known_first_party",
+            "localfolder": "known_local_folder",
+        }.get(section, f"known_{section}")
         patterns = _as_list(opts.get(key))
         if section == "stdlib":
             patterns += _as_list(opts.get("extra_standard_library"))

@@ -35,7 +35,7 @@ class Module:
     def line_starts(self) -> list[int]:
         """Character offset of the start of each line (index 0 = line 1), parser line breaks."""
         text = self.text or ""
-        starts = [0]
+        starts = [1 if text.startswith("\ufeff") else 0]  # the parser does not count a BOM
         starts.extend(m.end() for m in _LINE_BREAK.finditer(text))
         return starts
 
@@ -69,8 +69,6 @@ class Module:
         if lineno > len(starts):
             return len(self.text or "")
         start = starts[lineno - 1]
-        if lineno == 1 and (self.text or "").startswith("\ufeff"):
-            start += 1  # the parser does not count the BOM
         line = self.lines[lineno - 1]
         if line.isascii():
             return start + col_byte

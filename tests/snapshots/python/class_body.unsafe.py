@@ -1,0 +1,6 @@
+class Loader:
+    import torch
+    import decord  # CVL401  # isort: skip
+
+
+import torch

@@ -1,0 +1,7 @@
+import torch
+import decord  # CVL401  # isort: skip
+
+
+def main():
+    import torch
+    return torch, decord

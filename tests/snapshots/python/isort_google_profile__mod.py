@@ -1,0 +1,2 @@
+import torch
+from decord import VideoReader  # CVL402  # isort: skip

@@ -1,0 +1,2 @@
+import torch
+import decord, torch  # CVL401  # isort: skip

@@ -40,7 +40,8 @@ class TextApplier:
                 continue
             new, done, _ = apply_text_edits(old, edits)
             if new != old:
-                compile(new, str(path), "exec", dont_inherit=True, flags=0x400)  # PyCF_ONLY_AST: must parse
+                # The result must parse (PyCF_ONLY_AST); compile() wants the text without its BOM.
+                compile(new.removeprefix("\ufeff"), str(path), "exec", dont_inherit=True, flags=0x400)
                 atomic_write_text(path, new)
             done_keys = {(e.start, e.end, e.replacement) for e in done}
             applied |= {id(e) for e in edits if (e.start, e.end, e.replacement) in done_keys}

@@ -41,7 +41,10 @@ class TextApplier:
             new, done, _ = apply_text_edits(old, edits)
             if new != old:
                 # The result must parse (PyCF_ONLY_AST); compile() wants the text without its BOM.
-                compile(new.removeprefix("\ufeff"), str(path), "exec", dont_inherit=True, flags=0x400)
+                try:
+                    compile(new.removeprefix("\ufeff"), str(path), "exec", dont_inherit=True, flags=0x400)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue  # a fix that breaks the file is not applied; the finding stays
                 atomic_write_text(path, new)
             done_keys = {(e.start, e.end, e.replacement) for e in done}
             applied |= {id(e) for e in edits if (e.start, e.end, e.replacement) in done_keys}

@@ -1,4 +1,4 @@
-"""Command line: `cogvid-lint [check] [PATH ...]`, `rule`, `rules`, `inspect`.
+"""Command line: `cogvid-lint [check] [PATH ...]`, `rule`, `rules`, `inspect`, `cache stamp`.
 
 `main(argv) -> int` never lets a traceback out (unless --verbose): exit 0 when nothing at or
 above --fail-on remains, 1 when findings do, 2 for usage/config errors or a crash of the tool.
@@ -13,7 +13,7 @@ from typing import Sequence
 from cogvid_lint import __version__
 from cogvid_lint.errors import ConfigError, UsageError
 
-COMMANDS = ("check", "rule", "rules", "inspect")
+COMMANDS = ("check", "rule", "rules", "inspect", "cache")
 # must list cogvid_lint.report.FORMATS (a test checks it); not imported here to keep start-up light
 FORMAT_CHOICES = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 
@@ -27,6 +27,18 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _dataset_flags(group) -> None:
+    """Per-dataset settings, shared by `check` and `cache stamp` (which must resolve alike)."""
+    group.add_argument("--layout", choices=("auto", "cogvideo", "sat"))
+    group.add_argument("--caption-column")
+    group.add_argument("--video-column")
+    group.add_argument("--image-column")
+    group.add_argument("--model")
+    group.add_argument("--train-resolution", metavar="FxHxW")
+    group.add_argument("--purpose", choices=("style", "concept", "general"))
+    group.add_argument("--id-token")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="cogvid-lint", description="Lint CogVideoX fine-tuning datasets, configs and code.")
     parser.add_argument("--version", action="version", version=f"cogvid-lint {__version__}")
@@ -36,14 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     data = check.add_argument_group("dataset settings")
     data.add_argument("--data-root", action="append", default=[], metavar="DIR")
-    data.add_argument("--layout", choices=("auto", "cogvideo", "sat"))
-    data.add_argument("--caption-column")
-    data.add_argument("--video-column")
-    data.add_argument("--image-column")
-    data.add_argument("--model")
-    data.add_argument("--train-resolution", metavar="FxHxW")
-    data.add_argument("--purpose", choices=("style", "concept", "general"))
-    data.add_argument("--id-token")
+    _dataset_flags(data)
     sel = check.add_argument_group("rule selection")
     sel.add_argument("--select", type=_codes, metavar="CODES")
     sel.add_argument("--ignore", type=_codes, default=(), metavar="CODES")
@@ -74,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list all rules")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
 
+    cache = sub.add_parser("cache", help="latent-cache tools")
+    actions = cache.add_subparsers(dest="cache_command", parser_class=_Parser, required=True, metavar="ACTION")
+    stamp = actions.add_parser("stamp", help="record each cached clip's size, mtime and content hash")
+    stamp.add_argument("data_root", nargs="?", metavar="DATA_ROOT")
+    stamp.add_argument("--config", metavar="FILE")
+    _dataset_flags(stamp.add_argument_group("dataset settings"))
+
     inspect = sub.add_parser("inspect", help="what the trainer will see of each clip")
     inspect.add_argument("clips", nargs="+", metavar="CLIP")
     inspect.add_argument("--json", action="store_true")
@@ -97,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             from cogvid_lint.commands.inspect import inspect_clips
             return inspect_clips(args.clips, as_json=args.json, train_resolution=args.train_resolution)
+        if args.command == "cache" and args.cache_command == "stamp":
+            from cogvid_lint.commands.cache_stamp import stamp_command
+            return stamp_command(args)
         from cogvid_lint.commands.check import run_check
         return run_check(args)
     except UsageError as exc:

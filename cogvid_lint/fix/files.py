@@ -1,5 +1,5 @@
 """Deletes files named by fixes (stale cache entries): only regular files inside their root,
-never through a symlink that leads out, never a listed source clip."""
+never through a symlink that leads out, never a video (a source clip)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,56 @@ import os
 from pathlib import Path
 from typing import Callable, Sequence
 
+from cogvid_lint.discover.dataset import VIDEO_SUFFIXES
 from cogvid_lint.findings import DeleteFile, Diagnostic
 
 
-def safe_to_delete(path: Path, root: Path) -> bool:
-    """A regular file (not a symlink), whose real location is inside the real root."""
+def delete_refusal(path: Path, root: Path) -> str | None:
+    """Why `path` must not be deleted, or None when it may be.
+
+    It must be a regular file (a symlink is not followed, not even deleted: it may be how a
+    user shares a cache), lie inside `root` both as written and once every symlink on the way
+    is resolved, and not be a video: cache fixes delete cache files, never a source clip.
+    """
+    path, root = Path(os.path.normpath(path)), Path(os.path.normpath(root))
+    if path == root or not _inside(path, root):
+        return f"outside {root}"
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return "a video file (source clips are never deleted)"
     try:
-        if path.is_symlink() or not path.is_file():
-            return False
-        real, real_root = Path(os.path.realpath(path)), Path(os.path.realpath(root))
-        real.relative_to(real_root)
+        if path.is_symlink():
+            return "a symlink"
+        if not path.is_file():
+            return "not a regular file"
+        if not _inside(Path(os.path.realpath(path)), Path(os.path.realpath(root))):
+            return f"a symlinked folder leads outside {root}"
+    except OSError as exc:
+        return f"cannot check it: {exc.strerror or exc}"
+    return None
+
+
+def safe_to_delete(path: Path, root: Path) -> bool:
+    return delete_refusal(path, root) is None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
         return True
-    except (OSError, ValueError):
+    except ValueError:
         return False
 
 
 class DeleteApplier:
     def describe(self, ops: Sequence[tuple[DeleteFile, Diagnostic]], relpath: Callable) -> list[str]:
-        return [f"delete {relpath(op.path)} ({d.code} {d.name})" for op, d in ops]
+        lines = []
+        for op, d in ops:
+            refusal = delete_refusal(op.path, op.root) if os.path.lexists(op.path) else None
+            if refusal is None:
+                lines.append(f"delete {relpath(op.path)} ({d.code} {d.name})")
+            else:
+                lines.append(f"# will not delete {relpath(op.path)} ({d.code} {d.name}): {refusal}")
+        return lines
 
     def apply(self, ops: Sequence[tuple[DeleteFile, Diagnostic]]) -> set[int]:
         applied: set[int] = set()

@@ -1,0 +1,205 @@
+"""Latent-cache rules (CVL3xx): stale, orphaned, corrupt and mis-shaped cache entries.
+
+The subject is a `Dataset`; every finding's path is the cache file and its fix deletes that
+file (the trainer regenerates a missing entry), confined to the cache folder it lives in.
+The cache is scanned once per dataset and run (memoised on the project), headers are read
+once, and clips are hashed only when a stamp says they may have changed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+from cogvid_lint.cache_layout import (LATENT_KEY, PROMPT_KEY, CacheFile, Header, cache_dir, caption_hash,
+                                      expected_latent_shape, latent_files, legacy_dirs, prompt_files,
+                                      read_header, scan_folder, stamp_path, stat_file)
+from cogvid_lint.cache_stamp import EntryJudge, StampError, file_key, load_stamp
+from cogvid_lint.checks.training import first_frames_dir
+from cogvid_lint.discover.project import Dataset
+from cogvid_lint.findings import Applicability, DeleteFile, Finding, Fix, Location
+from cogvid_lint.registry import RuleContext, check
+
+
+@dataclass
+class CacheScan:
+    """Everything the cache rules look at for one dataset, read once per run."""
+
+    dataset: Dataset
+    latents: list[CacheFile]
+    prompts: list[CacheFile]
+    first_frames: list[CacheFile]
+    stamp_problem: str | None = None
+    judge: EntryJudge | None = None
+    _headers: dict[Path, Header] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, dataset: Dataset) -> "CacheScan":
+        try:
+            stamp, problem = load_stamp(dataset.root), None
+        except StampError as exc:
+            stamp, problem = None, str(exc)
+        judge = EntryJudge(dataset, stamp)
+        # A file the dataset lists as a clip (same inode, whatever the path or symlink) is never
+        # treated as a cache entry, so no cache fix can delete a source clip.
+        clips = {(st.st_dev, st.st_ino) for clip in dataset.clips if (st := judge.stat(clip)) is not None}
+
+        def keep(files: list[CacheFile]) -> list[CacheFile]:
+            return [f for f in files if (f.device, f.inode) not in clips]
+
+        frames = scan_folder(first_frames_dir(dataset), ".png") if dataset.clips else []
+        return cls(dataset, keep(latent_files(dataset.root)), keep(prompt_files(dataset.root)), keep(frames),
+                   problem, judge)
+
+    def header(self, entry: CacheFile) -> Header:
+        if entry.path not in self._headers:
+            self._headers[entry.path] = read_header(entry.path)
+        return self._headers[entry.path]
+
+    @cached_property
+    def clip_stems(self) -> frozenset[str]:
+        return frozenset(clip.stem for clip in self.dataset.clips)
+
+    def rel(self, path: Path) -> str:
+        return file_key(path, self.dataset.root)
+
+
+def _scan(dataset: Dataset, ctx: RuleContext) -> CacheScan:
+    return ctx.project.memo(f"cache-scan:{dataset.root}", lambda: CacheScan.build(dataset))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.normpath(path)).relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def cache_finding(dataset: Dataset, entry: CacheFile, args: dict, title: str) -> Finding:
+    """A finding on a cache file whose safe fix deletes it — only when its folder is inside the
+    data root (a first_frames folder beside a data root of bare file names is reported, not touched)."""
+    fix = None
+    if _inside(entry.root, dataset.root):
+        fix = Fix(title, Applicability.SAFE, (DeleteFile(entry.path, root=entry.root),))
+    else:
+        args = {**args, "outside": " (outside the data root: not deleted by --fix)"}
+    return Finding(Location(entry.path), {"outside": "", **args}, fix=fix)
+
+
+def _folder(entry: CacheFile) -> str:
+    return f"{entry.model}/{entry.folder}"
+
+
+def _mismatched(dataset: Dataset, ctx: RuleContext, kind: str, entries, title: str) -> Iterator[Finding]:
+    """Entries whose clip changed after them: by timestamps ("stale") or by the stamp ("changed")."""
+    scan = _scan(dataset, ctx)
+    for entry in entries(scan):
+        verdict = scan.judge.judge(entry)
+        if verdict is not None and verdict.kind == kind:
+            args = {"clip": scan.rel(verdict.clip.path), "detail": verdict.detail}
+            if entry.folder is not None:
+                args["folder"] = _folder(entry)
+            yield cache_finding(dataset, entry, args, title)
+
+
+@check("cache.stale_latent")
+def stale_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.latents, "Delete the stale latent")
+
+
+@check("cache.stale_first_frame")
+def stale_first_frame(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.first_frames, "Delete the stale first frame")
+
+
+@check("cache.content_changed")
+def content_changed(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    yield from _mismatched(dataset, ctx, "changed", lambda scan: scan.latents + scan.first_frames,
+                           "Delete the entry made from the old clip")
+
+
+@check("cache.orphan_latent")
+def orphan_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not dataset.clips:  # no readable clip list: every entry would look orphaned
+        return
+    spec = dataset.settings.model_spec
+    models = {dataset.settings.model} | ({spec.name} if spec else set())
+    scan = _scan(dataset, ctx)
+    for entry in scan.latents:
+        if entry.model in models and entry.stem not in scan.clip_stems:
+            yield cache_finding(dataset, entry, {"stem": entry.stem, "folder": _folder(entry)},
+                                "Delete the orphaned latent")
+
+
+@check("cache.orphan_prompt_embedding")
+def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    captions = dataset.captions
+    if captions is None or captions.error is not None or not captions.entries:
+        return
+    hashes = {caption_hash(entry.text) for entry in captions.entries}
+    for entry in _scan(dataset, ctx).prompts:
+        if entry.stem not in hashes:
+            yield cache_finding(dataset, entry, {"captions": captions.path.name},
+                                "Delete the unused prompt embedding")
+
+
+@check("cache.corrupt_entry")
+def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    scan = _scan(dataset, ctx)
+    for files, key in ((scan.latents, LATENT_KEY), (scan.prompts, PROMPT_KEY)):
+        for entry in files:
+            header = scan.header(entry)
+            problem = header.problem
+            if problem is None and key not in header.shapes:
+                found = ", ".join(sorted(header.shapes)) or "none"
+                problem = f"no tensor {key!r} (tensors: {found}); the trainer's lookup fails"
+            if problem is not None:
+                yield cache_finding(dataset, entry, {"problem": problem}, "Delete the corrupt cache entry")
+    if scan.stamp_problem is not None:
+        stamp = stat_file(stamp_path(dataset.root), cache_dir(dataset.root))
+        if stamp is not None:
+            yield cache_finding(dataset, stamp, {"problem": scan.stamp_problem + " (timestamps are used instead)"},
+                                "Delete the unusable cache stamp")
+
+
+@check("cache.latent_shape_mismatch")
+def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    scan = _scan(dataset, ctx)
+    for entry in scan.latents:
+        if entry.resolution is None:
+            continue
+        shape = scan.header(entry).shapes.get(LATENT_KEY)
+        expected = expected_latent_shape(entry.resolution)
+        if shape is not None and tuple(shape) != expected:
+            yield cache_finding(dataset, entry, {"shape": list(shape), "expected": list(expected),
+                                                 "folder": _folder(entry)}, "Delete the mis-shaped latent")
+
+
+@check("cache.legacy_latent")
+def legacy_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    for folder in legacy_dirs(dataset):
+        for entry in scan_folder(folder, ".pt"):
+            yield cache_finding(dataset, entry, {"detail": _torch_detail(entry.path)},
+                                "Delete the legacy .pt cache")
+
+
+def _torch_detail(path: Path) -> str:
+    """What the legacy file holds — read only when torch is installed, and never with pickle code."""
+    if importlib.util.find_spec("torch") is None:
+        return " (torch is not installed, so its content was not read)"
+    try:
+        import torch
+
+        try:
+            value = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # not a zip-format file: mmap is not possible
+            value = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refused, truncated file, ...: the file is reported either way
+        return f" (torch cannot read it: {' '.join(str(exc).split())[:120]})"
+    shape = getattr(value, "shape", None)
+    return f" (a tensor of shape {list(shape)})" if shape is not None else f" (a {type(value).__name__})"

@@ -1,0 +1,63 @@
+"""`cogvid-lint cache stamp [DATA_ROOT]`: write the content stamp the cache rules compare against.
+
+Settings resolve exactly as for `cogvid-lint check --data-root DATA_ROOT` (command line >
+config file > launch scripts > defaults), so the stamp covers the model and resolution
+folder that check judges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cogvid_lint.cache_layout import latent_folder
+from cogvid_lint.cache_stamp import build_stamp, file_key, write_stamp
+from cogvid_lint.discover.dataset import load_dataset
+from cogvid_lint.errors import UsageError
+from cogvid_lint.settings import CliOptions, resolve_settings
+
+
+def stamp_command(args: argparse.Namespace) -> int:
+    from cogvid_lint.commands.check import DATASET_FLAGS
+
+    settings = resolve_settings(CliOptions(
+        config=args.config,
+        data_roots=(args.data_root,) if args.data_root else (),
+        dataset={key: getattr(args, key) for key in DATASET_FLAGS if getattr(args, key, None) is not None},
+    ))
+    if not settings.datasets:
+        raise UsageError("no dataset found: give DATA_ROOT, or set data-root in the config")
+    status = 0
+    for ds in settings.datasets:
+        if not ds.data_root.is_dir():
+            print(f"cogvid-lint: error: {ds.data_root}: data root not found", file=sys.stderr)
+            status = 1
+            continue
+        dataset = load_dataset(ds)
+        if not dataset.clips:
+            print(f"cogvid-lint: error: {ds.data_root}: no clips listed (the video list is missing, unreadable or "
+                  "empty): nothing to stamp", file=sys.stderr)
+            status = 1
+            continue
+        built = build_stamp(dataset)
+        if built is None:
+            print(f"cogvid-lint: error: {ds.data_root}: unknown model {ds.model!r} and no train-resolution: "
+                  "cannot tell which cache folder to stamp", file=sys.stderr)
+            status = 1
+            continue
+        stamp, summary = built
+        folder = file_key(latent_folder(ds.data_root, stamp.model, ds.resolution), ds.data_root)
+        if not stamp.clips:
+            print(f"cogvid-lint: error: {ds.data_root}: no listed clip has a cache entry in {folder} to stamp "
+                  "(run the precompute first)", file=sys.stderr)
+            status = 1
+            continue
+        path = write_stamp(stamp, ds.data_root)
+        print(f"Stamped {summary.clips} clip{'s' if summary.clips != 1 else ''} "
+              f"({summary.entries} cache entr{'y' if summary.entries == 1 else 'ies'}) "
+              f"for {stamp.model} {stamp.resolution}: {path}")
+        if summary.skipped_stale:
+            print(f"cogvid-lint: warning: {summary.skipped_stale} entr{'y is' if summary.skipped_stale == 1 else 'ies are'}"
+                  " older than its clip and not stamped: stale-latent keeps reporting "
+                  f"{'it' if summary.skipped_stale == 1 else 'them'} (delete, precompute, stamp again)", file=sys.stderr)
+    return status

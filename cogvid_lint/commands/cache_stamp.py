@@ -48,8 +48,10 @@ def stamp_command(args: argparse.Namespace) -> int:
         stamp, summary = built
         folder = file_key(latent_folder(ds.data_root, stamp.model, ds.resolution), ds.data_root)
         if not stamp.clips:
+            why = (f"all {summary.skipped_stale} are older than their clips" if summary.skipped_stale
+                   else "run the precompute first")
             print(f"cogvid-lint: error: {ds.data_root}: no listed clip has a cache entry in {folder} to stamp "
-                  "(run the precompute first)", file=sys.stderr)
+                  f"({why})", file=sys.stderr)
             status = 1
             continue
         path = write_stamp(stamp, ds.data_root)
@@ -57,7 +59,8 @@ def stamp_command(args: argparse.Namespace) -> int:
               f"({summary.entries} cache entr{'y' if summary.entries == 1 else 'ies'}) "
               f"for {stamp.model} {stamp.resolution}: {path}")
         if summary.skipped_stale:
-            print(f"cogvid-lint: warning: {summary.skipped_stale} entr{'y is' if summary.skipped_stale == 1 else 'ies are'}"
-                  " older than its clip and not stamped: stale-latent keeps reporting "
-                  f"{'it' if summary.skipped_stale == 1 else 'them'} (delete, precompute, stamp again)", file=sys.stderr)
+            n = summary.skipped_stale
+            what = "1 entry is older than its clip" if n == 1 else f"{n} entries are older than their clips"
+            print(f"cogvid-lint: warning: {what} and not stamped: stale-latent keeps reporting "
+                  f"{'it' if n == 1 else 'them'} (delete, precompute, stamp again)", file=sys.stderr)
     return status

@@ -142,13 +142,16 @@ def test_ci_doc_uses_only_flags_that_exist():
 @pytest.fixture(scope="module")
 def hook_repo() -> Path:
     """This repository, as try-repo is meant to be used: a local checkout. try-repo itself
-    takes the working tree of the tracked files (it commits them into a shadow clone)."""
-    if not (REPO / ".git").exists():
-        pytest.skip("the repository is not a git checkout")
-    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", ".pre-commit-hooks.yaml"], cwd=REPO,
+    takes the working tree of the tracked files (it commits them into a shadow clone), so
+    untracked work in progress is left out; $COGVID_LINT_HOOK_REPO names another checkout
+    (e.g. a clone of the last commit) when the working tree is mid-change."""
+    repo = Path(os.environ.get("COGVID_LINT_HOOK_REPO") or REPO)
+    if not (repo / ".git").exists():
+        pytest.skip(f"{repo} is not a git checkout")
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", ".pre-commit-hooks.yaml"], cwd=repo,
                              capture_output=True)
     assert tracked.returncode == 0, "commit .pre-commit-hooks.yaml: try-repo ignores untracked files"
-    return REPO
+    return repo
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +224,8 @@ def test_try_repo_fails_on_a_bad_project_and_passes_on_a_clean_one(hook_repo, pr
 def test_try_repo_single_hook_and_the_manual_fix_hook(hook_repo, pre_commit_home, tmp_path):
     project = make_project(tmp_path / "bad", bad=True)
     skipped = try_repo(hook_repo, pre_commit_home, project, "cogvid-lint-fix")  # not in the commit stage
-    assert skipped.returncode == 0 and (project / "train.py").read_text(encoding="utf-8") == BAD_SCRIPT
+    assert "No hook with id `cogvid-lint-fix` in stage `pre-commit`" in skipped.stdout, skipped.stdout
+    assert (project / "train.py").read_text(encoding="utf-8") == BAD_SCRIPT
     fixed = try_repo(hook_repo, pre_commit_home, project, "cogvid-lint-fix", "--hook-stage", "manual")
     assert fixed.returncode == 1, fixed.stdout  # files changed (and the count mismatch remains)
     assert "Fixed 1 finding" in fixed.stdout and "CVL002" in fixed.stdout

@@ -378,7 +378,7 @@ def _run_check(key: str, root: Path, path: Path, params=None):
     return list(CHECKS[key](project.python_files[0], ctx))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("CVL_PROP_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(programs)
 def test_model_matches_reference_and_fix_lints_clean(tmp_path_factory, program):
     stmts, main_guard = program
@@ -403,3 +403,25 @@ def test_model_matches_reference_and_fix_lints_clean(tmp_path_factory, program):
     ast.parse(fixed)
     left = _run_check("python.decord_before_torch", root, path) + _run_check("python.unguarded_decord_import", root, path)
     assert all(f.fix is None for f in left), fixed
+
+
+# ------------------------------------------------------------------------- messages
+
+def test_messages_name_the_torch_line_or_function_and_the_chain(tmp_path, capsys, monkeypatch):
+    folder = _stage(FIXTURES / "repos" / "transitive", tmp_path)
+    for name in ("basic_order.py", "function_torch_only.py", "function_scopes.py", "entry_no_torch.py"):
+        shutil.copy2(FIXTURES / "cases" / name, folder / name)
+    got = {(d["path"], d["line"]): d for d in _lint(folder, capsys, monkeypatch)}
+    basic = got[("basic_order.py", 3)]
+    assert basic["column"] == 1 and "torch is first imported on line 5" in basic["message"]
+    assert basic["fix"]["applicability"] == "safe"
+    only_fn = got[("function_torch_only.py", 1)]
+    assert "only imported inside a function" in only_fn["message"] and only_fn["fix"]["applicability"] == "unsafe"
+    in_fn = got[("function_scopes.py", 2)]
+    assert in_fn["column"] == 5 and "line 3" in in_fn["message"]
+    assert "entry script" in got[("entry_no_torch.py", 1)]["message"]
+    train = got[("train.py", 2)]
+    assert train["code"] == "CVL403" and train["column"] == 1
+    assert train["message"].endswith("train.py:2 → data/loader.py:1 → import decord")
+    deep = got[("pkg/run.py", 1)]["message"]
+    assert "pkg/run.py:1 → pkg/sub.py:1 → pkg/deep.py:1 → from decord import VideoReader as reader" in deep

@@ -186,5 +186,5 @@ def transitive_decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
             location,
             args={"entry": _rel(file.path, project.root), "chain": chain.render(project.root),
                   "statement": chain.decord},
-            fingerprint=f"CVL403:{chain.render(project.root)}",
+            fingerprint=f"CVL403:{_rel(chain.steps[-1][0], project.root)}:{chain.decord}",
         )

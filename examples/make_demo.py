@@ -82,6 +82,25 @@ VIDEOS = ["videos/boat.mp4", "videos/kite.mp4", "videos/cat.mp4", "videos/train.
           "videos/candle.mkv", "videos/missing.mp4"]
 
 
+def _write_cache() -> None:
+    """A latent cache with problems that survive a git checkout (mtimes do not, so no
+    stale-by-timestamp entries here): a wrong shape, an orphan, a truncated file, a legacy .pt."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder = DATA / "cache" / "video_latent" / "cogvideox-t2v" / "49x480x720"
+    folder.mkdir(parents=True)
+    # Tiny tensors: the linter reads only headers. The real shape here is [16, 13, 60, 90].
+    save_file({"encoded_video": np.zeros((16, 13, 6, 9), np.uint8)}, str(folder / "kite.safetensors"))
+    save_file({"encoded_video": np.zeros((16, 13, 60, 90), np.uint8)[:, :1]}, str(folder / "ghost.safetensors"))
+    save_file({"encoded_video": np.zeros((16, 13, 60, 90), np.uint8)[:, :1]}, str(folder / "train.safetensors"))
+    data = (folder / "train.safetensors").read_bytes()
+    (folder / "train.safetensors").write_bytes(data[: len(data) // 2])  # an interrupted precompute
+    legacy = DATA / "videos" / "latent"
+    legacy.mkdir()
+    (legacy / "boat.pt").write_bytes(b"PK\x03\x04 legacy torch.save archive")
+
+
 def main() -> None:
     if DEMO.exists():
         shutil.rmtree(DEMO)
@@ -98,6 +117,8 @@ def main() -> None:
     make_clip(videos / "candle.mkv", width=360, height=240, frames=49, fps=8, vfr=True)  # small, VFR
     (DATA / "prompts.txt").write_text("\n".join(CAPTIONS) + "\n")
     (DATA / "videos.txt").write_text("\n".join(VIDEOS) + "\n")
+
+    _write_cache()
 
     i2v = DATA.parent / "data_i2v"
     (i2v / "videos").mkdir(parents=True)

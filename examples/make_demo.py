@@ -91,11 +91,12 @@ def _write_cache() -> None:
     folder = DATA / "cache" / "video_latent" / "cogvideox-t2v" / "49x480x720"
     folder.mkdir(parents=True)
     # Tiny tensors: the linter reads only headers. The real shape here is [16, 13, 60, 90].
-    save_file({"encoded_video": np.zeros((16, 13, 6, 9), np.uint8)}, str(folder / "kite.safetensors"))
+    # Stems are chosen so that no listed clip exists beside them: a stale-by-mtime verdict
+    # would depend on the order git checks files out.
+    save_file({"encoded_video": np.zeros((16, 13, 6, 9), np.uint8)}, str(folder / "missing.safetensors"))
     save_file({"encoded_video": np.zeros((16, 13, 60, 90), np.uint8)[:, :1]}, str(folder / "ghost.safetensors"))
-    save_file({"encoded_video": np.zeros((16, 13, 60, 90), np.uint8)[:, :1]}, str(folder / "train.safetensors"))
-    data = (folder / "train.safetensors").read_bytes()
-    (folder / "train.safetensors").write_bytes(data[: len(data) // 2])  # an interrupted precompute
+    data = (folder / "ghost.safetensors").read_bytes()
+    (folder / "ghost.safetensors").write_bytes(data[: len(data) // 2])  # an interrupted precompute
     legacy = DATA / "videos" / "latent"
     legacy.mkdir()
     (legacy / "boat.pt").write_bytes(b"PK\x03\x04 legacy torch.save archive")

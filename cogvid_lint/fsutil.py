@@ -50,3 +50,12 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """True when `path` is `root` or below it (lexically; resolve symlinks first if they matter)."""
+    try:
+        Path(path).relative_to(root)
+        return True
+    except ValueError:
+        return False

@@ -14,6 +14,7 @@ from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Finding, Location
 from cogvid_lint.models import known_model_names
 from cogvid_lint.registry import RuleContext, check
+from cogvid_lint.fsutil import is_inside
 
 _FILE_LINE = re.compile(r"^(.*):(\d+)$")
 
@@ -86,7 +87,7 @@ def i2v_first_frame_fallback(dataset: Dataset, ctx: RuleContext) -> Iterator[Fin
         return
     folder = first_frames_dir(dataset)
     outside = " — outside the data root, so it is shared by every dataset listing bare file names there" \
-        if not _inside(folder, dataset.root) else ""
+        if not is_inside(folder, dataset.root) else ""
     yield Finding(setting_location(dataset, "model"), {"folder": str(folder), "outside": outside})
 
 
@@ -94,10 +95,3 @@ def first_frames_dir(dataset: Dataset) -> Path:
     """`<parent of the first video's folder>/first_frames`, where the trainer writes frame 0."""
     return dataset.clips[0].path.parent.parent / "first_frames"
 
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import Clip, Dataset, ManifestLine
+from cogvid_lint.fsutil import is_inside
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
     from cogvid_lint.settings import DatasetSettings
@@ -88,20 +89,13 @@ def _make_clip(dataset: Dataset, index: int, base: Path, entry: ManifestLine) ->
 
 def escapes(path: Path, root: Path) -> bool:
     """True when `path` lies outside `root`, lexically or through a symlink."""
-    if not _inside(path, root):
+    if not is_inside(path, root):
         return True
     try:
-        return not _inside(Path(os.path.realpath(path)), Path(os.path.realpath(root)))
+        return not is_inside(Path(os.path.realpath(path)), Path(os.path.realpath(root)))
     except (OSError, RuntimeError, ValueError):
         return True
 
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
 
 
 def _load_sat(dataset: Dataset) -> None:

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 from cogvid_lint.discover.dataset import VIDEO_SUFFIXES
 from cogvid_lint.findings import DeleteFile, Diagnostic
+from cogvid_lint.fsutil import is_inside
 
 
 def delete_refusal(path: Path, root: Path) -> str | None:
@@ -19,7 +20,7 @@ def delete_refusal(path: Path, root: Path) -> str | None:
     is resolved, and not be a video: cache fixes delete cache files, never a source clip.
     """
     path, root = Path(os.path.normpath(path)), Path(os.path.normpath(root))
-    if path == root or not _inside(path, root):
+    if path == root or not is_inside(path, root):
         return f"outside {root}"
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return "a video file (source clips are never deleted)"
@@ -28,7 +29,7 @@ def delete_refusal(path: Path, root: Path) -> str | None:
             return "a symlink"
         if not path.is_file():
             return "not a regular file"
-        if not _inside(Path(os.path.realpath(path)), Path(os.path.realpath(root))):
+        if not is_inside(Path(os.path.realpath(path)), Path(os.path.realpath(root))):
             return f"a symlinked folder leads outside {root}"
     except OSError as exc:
         return f"cannot check it: {exc.strerror or exc}"
@@ -38,13 +39,6 @@ def delete_refusal(path: Path, root: Path) -> str | None:
 def safe_to_delete(path: Path, root: Path) -> bool:
     return delete_refusal(path, root) is None
 
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
 
 
 class DeleteApplier:

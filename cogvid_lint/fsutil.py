@@ -12,6 +12,12 @@ TEMP_PREFIX = ".cogvid-lint-tmp-"
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """temp file beside `path` → write → fsync → os.replace (keeps the old file's mode)."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a device or FIFO (`-o /dev/null`, `-o /dev/stdout`): write through. os.replace would
+        # swap the node itself, and as root /dev/null would become a regular file.
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
     mode = None
     try:
         mode = path.stat().st_mode & 0o7777

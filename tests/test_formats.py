@@ -266,3 +266,19 @@ def test_installed_command_writes_sarif_to_a_file(fixed_project):
     proc = subprocess.run(["cogvid-lint", "--output-format", "github"], cwd=fixed_project, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "::error file=data/videos.txt,line=1,title=cogvid-lint (CVL102)::" in proc.stdout
+
+
+def test_output_file_that_is_a_fifo_is_written_through_not_replaced(fixed_project, capsys):
+    """`-o /dev/null` must not replace the device: a FIFO stands in for it here."""
+    import stat
+    import threading
+
+    fifo = fixed_project / "out.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code = main(["--output-format", "json-lines", "-o", str(fifo)])
+    reader.join(timeout=60)
+    assert code == 1 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [json.loads(line)["code"] for line in received[0].decode().splitlines()][0] == "CVL005"

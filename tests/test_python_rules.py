@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from cogvid_lint.cli import main
 from cogvid_lint.discover.project import Project, PythonFile
-from cogvid_lint.findings import Applicability
 from cogvid_lint.fix.text import apply_text_edits, unified_diff, write_text_atomic, read_source_text
 from cogvid_lint.findings import TextEdit
 from cogvid_lint.python.sorter import detect_sorters
@@ -96,12 +95,8 @@ def _snapshot_cases() -> list[pytest.param]:
         (fixture,) = param.values
         files = [fixture] if fixture.is_file() else sorted(fixture.rglob("*.py"))
         if any(re.search(rb"#\s*CVL40[12]\b", f.read_bytes()) for f in files):
-            marks = ()
-            if fixture.name == "bom.py":  # see test_bom_fix_keeps_bom for this module's part
-                marks = pytest.mark.xfail(reason="the fix driver compiles the fixed str, which rejects a BOM",
-                                          strict=False)
             for unsafe in (False, True):
-                out.append(pytest.param(fixture, unsafe, id=f"{param.id}{'-unsafe' if unsafe else ''}", marks=marks))
+                out.append(pytest.param(fixture, unsafe, id=f"{param.id}{'-unsafe' if unsafe else ''}"))
     return out
 
 

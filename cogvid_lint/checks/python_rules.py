@@ -16,13 +16,12 @@ from typing import Any, Iterator, Mapping
 from cogvid_lint.findings import Finding, Location
 from cogvid_lint.python.classify import matches_entry_point, module_package
 from cogvid_lint.python.fixes import add_torch_fix, guard_fix, move_fix
-from cogvid_lint.python.graph import import_graph, may_reach_decord, parsed
+from cogvid_lint.python.graph import import_graph, parsed, walk_entries
 from cogvid_lint.python.guards import Comments, scan_comments
 from cogvid_lint.python.order import (
     FUNCTION,
     LATER,
     LATER_IN_SCOPE,
-    NEVER,
     decord_violations,
     unguarded_decord,
 )
@@ -39,6 +38,9 @@ def _list_param(params: Mapping[str, Any], name: str) -> tuple[str, ...]:
 
 
 def _data(file) -> bytes | None:
+    """The file's bytes, or None for a stub (never run) or an unreadable file."""
+    if file.path.suffix == ".pyi":
+        return None
     try:
         return file.data
     except OSError:
@@ -73,12 +75,20 @@ def _rel(path: Path, root: Path) -> str:
         return Path(path).as_posix()
 
 
+def _walked(ctx: RuleContext) -> frozenset[Path]:
+    """The files CVL403's walk reads, with CVL403's configured parameters."""
+    overrides = getattr(ctx.settings, "rule_overrides", None) or {}
+    override = overrides.get("CVL403") or overrides.get("transitive-decord-before-torch")
+    params = dict(getattr(override, "params", None) or (override.get("params", {}) if isinstance(override, dict) else {}))
+    return walk_entries(ctx.project, _list_param(params, "torch_modules"), _list_param(params, "entry_points")).read
+
+
 @check("python.syntax_error")
 def syntax_error(file, ctx: RuleContext) -> Iterator[Finding]:
     data = _data(file)
     if data is None:
         return
-    if b"decord" not in data and file.path not in may_reach_decord(ctx.project):
+    if b"decord" not in data and file.path not in _walked(ctx):
         return
     result = parsed(ctx.project, file).result
     if isinstance(result, SyntaxProblem):

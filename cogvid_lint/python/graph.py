@@ -79,25 +79,65 @@ def _last_name(path: Path) -> bytes:
     return name.encode("utf-8", "replace")
 
 
+_IMPORT_STMT = re.compile(
+    rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n;#\\]|\\\r?\n)*)"
+    rb"|import[ \t]+((?:[^\n;#\\]|\\\r?\n)*))",
+    re.M,
+)
+_WORD = re.compile(rb"[A-Za-z_]\w*")
+
+
+def import_words(data: bytes, tops: frozenset[bytes]) -> frozenset[bytes]:
+    """Every name an import statement of `data` spells, for imports that may be first-party
+    (relative, or whose top name is a folder or module somewhere in the run). A superset:
+    text that only looks like an import (in a string) adds names, never removes them."""
+    if b"import" not in data:
+        return frozenset()
+    if b"\r" in data and b"\n" not in data:
+        data = data.replace(b"\r", b"\n")
+    words: set[bytes] = set()
+    for m in _IMPORT_STMT.finditer(data):
+        module, names, plain = m.group(1), m.group(2), m.group(3)
+        if plain is not None:
+            for part in plain.split(b","):
+                dotted = _WORD.findall(part.split(b" as ")[0])
+                if dotted and dotted[0] in tops:
+                    words.update(dotted)
+        elif module is not None:
+            dotted = _WORD.findall(module)
+            if module.startswith(b".") or (dotted and dotted[0] in tops):
+                words.update(dotted)
+                words.update(_WORD.findall(names or b""))
+    return frozenset(words)
+
+
 def may_reach_decord(project: "Project") -> frozenset[Path]:
-    """Files that mention decord or may import, directly or not, a module that does."""
+    """Files that mention decord, or whose imports may reach (directly or through other
+    first-party modules) one that does. A file can only import a module whose last name
+    its import statements spell out, so this needs no parsing."""
 
     def build() -> frozenset[Path]:
         files = list(project.python_files)
         reach = {f.path for f in files if b"decord" in _read(f)}
         if not reach:
             return frozenset()
+        tops: set[bytes] = set()
+        for f in files:
+            parts = Path(os.path.abspath(f.path)).parts
+            tops.update(p.encode("utf-8", "replace") for p in parts[:-1])
+            tops.add(_last_name(f.path))
+        top_set = frozenset(tops)
+        words = {f.path: import_words(_read(f), top_set) for f in files if f.path not in reach}
         names = {_last_name(p) for p in reach}
         seen = set(names)
-        remaining = [f for f in files if f.path not in reach]
-        while names and remaining:
-            pattern = re.compile(rb"\b(?:" + b"|".join(re.escape(n) for n in sorted(names)) + rb")\b")
-            new = [f for f in remaining if pattern.search(_read(f))]
+        while names and words:
+            new = [path for path, w in words.items() if not w.isdisjoint(names)]
             if not new:
                 break
-            reach.update(f.path for f in new)
-            remaining = [f for f in remaining if f.path not in reach]
-            names = {_last_name(f.path) for f in new} - seen
+            reach.update(new)
+            for path in new:
+                del words[path]
+            names = {_last_name(p) for p in new} - seen
             seen |= names
         return frozenset(reach)
 
@@ -174,6 +214,12 @@ class ImportGraph:
         self.torch_modules = tuple(torch_modules)
         self.entry_points = tuple(entry_points)
         self.index = _Index(self.root, {_norm(f.path): f for f in project.python_files})
+        self.read: set[Path] = set()  # files this walk parsed (CVL400 reports their syntax errors)
+
+    def _parsed(self, path: Path) -> Parsed:
+        file = self.index.files[path]
+        self.read.add(file.path)
+        return parsed(self.project, file)
 
     def chains(self) -> list[Chain]:
         reach = may_reach_decord(self.project)
@@ -187,7 +233,7 @@ class ImportGraph:
             configured = bool(self.entry_points) and matches_entry_point(path, self.root, self.entry_points)
             if not configured and b"__main__" not in _read(file):
                 continue
-            info = parsed(self.project, file)
+            info = self._parsed(path)
             if info.model is None or not (configured or info.model.has_main_guard):
                 continue
             chain = self._walk_entry(file, info.model)
@@ -240,7 +286,7 @@ class ImportGraph:
         executed.add(path)
         if depth > _MAX_DEPTH:
             return None
-        info = parsed(self.project, self.index.files[path])
+        info = self._parsed(path)
         if info.model is None:
             return None
         package = self._package(path)
@@ -270,6 +316,22 @@ def _statement(result: Module | SyntaxProblem, event: ImportEvent) -> str:
         return "import decord"
 
 
+@dataclass(frozen=True)
+class Walk:
+    chains: tuple[Chain, ...]
+    read: frozenset[Path]
+
+
+def walk_entries(project: "Project", torch_modules: Iterable[str] = (), entry_points: Iterable[str] = ()) -> Walk:
+    """Follow every entry script (memoised per run and parameters)."""
+    tm, ep = tuple(torch_modules), tuple(entry_points)
+
+    def build() -> Walk:
+        graph = ImportGraph(project, tm, ep)
+        return Walk(tuple(graph.chains()), frozenset(graph.read))
+
+    return project.memo(f"python.graph:{tm!r}:{ep!r}", build)
+
+
 def import_graph(project: "Project", torch_modules: Iterable[str] = (), entry_points: Iterable[str] = ()) -> list[Chain]:
-    key = f"python.graph:{tuple(torch_modules)!r}:{tuple(entry_points)!r}"
-    return project.memo(key, lambda: ImportGraph(project, tuple(torch_modules), tuple(entry_points)).chains())
+    return list(walk_entries(project, torch_modules, entry_points).chains)

@@ -14,14 +14,11 @@ from __future__ import annotations
 import configparser
 import fnmatch
 import re
-import shlex
 import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
-
-import yaml
 
 _ISORT_PROFILES_FSS = {"google", "open_stack", "appnexus"}
 _DEFAULT_SECTIONS = ("future", "stdlib", "thirdparty", "firstparty", "localfolder")
@@ -273,20 +270,6 @@ def ruff_settings(root: Path, conf: dict[str, Any]) -> tuple[SortSettings, tuple
     return settings, excludes, tuple(ignored)
 
 
-def _cli_values(args: list[str], *flags: str) -> tuple[str, ...] | None:
-    found: list[str] | None = None
-    for i, arg in enumerate(args):
-        for flag in flags:
-            value = None
-            if arg == flag and i + 1 < len(args):
-                value = args[i + 1]
-            elif arg.startswith(flag + "="):
-                value = arg.split("=", 1)[1]
-            if value is not None:
-                found = (found or []) + list(_as_list(value))
-    return None if found is None else tuple(found)
-
-
 def _isort_skips(opts: dict[str, Any]) -> tuple[str, ...]:
     o = {str(k).replace("-", "_").lower(): v for k, v in opts.items()}
     return sum((_as_list(o.get(k)) for k in ("skip", "extend_skip", "skip_glob", "extend_skip_glob")), ())
@@ -303,48 +286,7 @@ def detect_sorters(root: Path) -> tuple[Sorter, ...]:
     if ruff_conf and ruff_selects_sorting(ruff_conf[1]):
         settings, excl, ignored = ruff_settings(root, ruff_conf[1])
         found.append(Sorter("ruff", ruff_conf[0], settings, skip_globs=excl, ignored_globs=ignored))
-    found.extend(_pre_commit_sorters(root, isort_conf, ruff_conf))
+    from cogvid_lint.python.precommit import pre_commit_sorters
+
+    found.extend(pre_commit_sorters(root, isort_conf, ruff_conf))
     return tuple(found)
-
-
-def _pre_commit_sorters(root: Path, isort_conf, ruff_conf) -> list[Sorter]:
-    path = root / ".pre-commit-config.yaml"
-    if not path.is_file():
-        return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
-    if not isinstance(data, dict):
-        return []
-    top_files, top_exclude = str(data.get("files") or ""), str(data.get("exclude") or "")
-    out: list[Sorter] = []
-    for repo in data.get("repos") or ():
-        if not isinstance(repo, dict):
-            continue
-        for hook in repo.get("hooks") or ():
-            if not isinstance(hook, dict):
-                continue
-            hook_id = str(hook.get("id", ""))
-            entry = str(hook.get("entry", ""))
-            args = [str(a) for a in (hook.get("args") or []) if a is not None]
-            try:
-                args = shlex.split(entry)[1:] + args if entry else args
-            except ValueError:
-                pass
-            words = entry.split()
-            include = (top_files, str(hook.get("files") or ""))
-            exclude = (top_exclude, str(hook.get("exclude") or ""))
-            origin = f".pre-commit-config.yaml hook {hook_id!r}"
-            if hook_id == "isort" or (words and words[0].endswith("isort")):
-                raw = isort_conf[1] if isort_conf else {}
-                out.append(Sorter("isort", origin, isort_settings(root, raw, args), include, exclude,
-                                  _isort_skips(raw)))
-            elif hook_id in ("ruff", "ruff-check") or (words and words[0].endswith("ruff") and "format" not in words):
-                conf = ruff_conf[1] if ruff_conf else {}
-                cli_select = _cli_values(args, "--select")
-                cli_extend = _cli_values(args, "--extend-select") or ()
-                if ruff_selects_sorting(conf, cli_select, cli_extend):
-                    settings, excl, ignored = ruff_settings(root, conf)
-                    out.append(Sorter("ruff", origin, settings, include, exclude, excl, ignored))
-    return out

@@ -1,0 +1,2 @@
+﻿import torch
+import decord  # CVL401  # isort: skip

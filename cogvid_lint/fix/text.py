@@ -6,7 +6,6 @@ are in the file (``newline=""`` semantics: CRLF stays two characters, a BOM stay
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import tempfile
@@ -63,6 +62,8 @@ def unified_diff(path: str | os.PathLike[str], old: str, new: str) -> str:
     """A `git diff`-style unified diff of one file (empty when nothing changed)."""
     if old == new:
         return ""
+    import difflib
+
     name = Path(path).as_posix()
     lines = difflib.unified_diff(
         old.splitlines(keepends=True),

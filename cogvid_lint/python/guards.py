@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import re
-import tokenize
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -96,6 +95,8 @@ class Comments:
 
 
 def scan_comments(text: str) -> Comments:
+    import tokenize  # only files that mention decord get here
+
     out = Comments()
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text, newline=None).readline))

@@ -11,11 +11,9 @@ the order of two imports: sections, `force_sort_within_sections`, `from_first`,
 
 from __future__ import annotations
 
-import configparser
 import fnmatch
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
@@ -107,6 +105,8 @@ def _place(module: str, level: int, s: SortSettings) -> str:
 
 
 def _load_toml(path: Path) -> dict[str, Any] | None:
+    import tomllib  # imported only when a file mentions decord
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -115,6 +115,8 @@ def _load_toml(path: Path) -> dict[str, Any] | None:
 
 
 def _load_ini(path: Path, sections: Iterable[str]) -> dict[str, str] | None:
+    import configparser
+
     if not path.is_file():
         return None
     parser = configparser.RawConfigParser(strict=False)

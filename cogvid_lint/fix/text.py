@@ -7,12 +7,11 @@ are in the file (``newline=""`` semantics: CRLF stays two characters, a BOM stay
 from __future__ import annotations
 
 import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from cogvid_lint.findings import TextEdit
+from cogvid_lint.fsutil import atomic_write_text
 
 
 def apply_text_edits(text: str, edits: Sequence[TextEdit]) -> tuple[str, list[TextEdit], list[TextEdit]]:
@@ -88,28 +87,6 @@ def read_source_text(path: str | os.PathLike[str]) -> str:
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` (UTF-8, newlines untouched) in place of `path`, atomically.
-
-    A temporary file in the same folder is written, flushed and fsynced, given the
-    original's permission bits, then renamed over the original with `os.replace`.
-    """
-    target = Path(path)
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write `text` (UTF-8, newlines untouched) in place of `path`: temp file → fsync →
+    os.replace, keeping the original's permission bits."""
+    atomic_write_text(Path(path), text)

@@ -206,8 +206,11 @@ def test_a_bad_baseline_is_one_line_exit_2(proj, capsys, content, needle):
 
 def test_installed_command_writes_and_uses_a_baseline(proj):
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")}
-    run = lambda *argv: subprocess.run(["cogvid-lint", *argv], cwd=proj, env=env, capture_output=True,  # noqa: E731
-                                       text=True, timeout=120)
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["cogvid-lint", *argv], cwd=proj, env=env, capture_output=True, text=True,
+                              timeout=120)
+
     first = run("--write-baseline", ".cogvid-lint-baseline.json")
     assert first.returncode == 0 and "Traceback" not in first.stderr
     second = run("--baseline", ".cogvid-lint-baseline.json", "--output-format", "github")

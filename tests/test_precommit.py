@@ -108,7 +108,7 @@ def _commands(markdown: str) -> list[list[str]]:
     import shlex
 
     found = []
-    for block in re.findall(r"```[a-z]*\n(.*?)```", markdown, flags=re.S):
+    for block in re.findall(r"```[a-z]*\n(.*?)```", markdown, flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
             line = re.sub(r"^\s*(- )?(run: |entry: )?", "", line).split(" #")[0].strip()
             if line.startswith("cogvid-lint ") or line == "cogvid-lint":
@@ -126,7 +126,7 @@ def test_ci_doc_uses_only_flags_that_exist():
         argv = argv if argv and argv[0] in COMMANDS else ["check", *argv]
         build_parser().parse_args(argv)  # raises UsageError on an unknown flag or value
     blocks = {m.group(1): yaml.safe_load(m.group(2)) for m in
-              re.finditer(r"<!-- (\S+) -->\n```yaml\n(.*?)```", text, flags=re.S)}
+              re.finditer(r"<!-- (\S+) -->\n```yaml\n(.*?)```", text, flags=re.DOTALL)}
     workflow = blocks["github-workflow"]
     steps = workflow["jobs"]["cogvid-lint"]["steps"]
     upload = next(s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif"))

@@ -69,7 +69,8 @@ def _physical(result: RunResult, location: Location) -> dict[str, Any]:
 
 
 def _rule(spec: RuleSpec) -> dict[str, Any]:
-    from cogvid_lint.commands.docs import rule_text  # the same text `cogvid-lint rule CODE` prints
+    # the same text `cogvid-lint rule CODE` prints; imported here, as only SARIF needs it
+    from cogvid_lint.commands.docs import rule_text
 
     help_text = rule_text(spec)
     return {

@@ -255,6 +255,18 @@ def test_junit_clean_run_is_one_passing_case(tmp_path, monkeypatch, capsys):
     assert [c.get("name") for c in root.iter("testcase")] == ["no findings"]
 
 
+def test_clean_run_in_every_ci_format(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.py").write_text("import torch\nimport decord\n", encoding="utf-8")
+    outputs = {fmt: run(capsys, "--select", "CVL4", "--output-format", fmt) for fmt in CI_FORMATS}
+    assert {code for code, _ in outputs.values()} == {0}
+    sarif = json.loads(outputs["sarif"][1])
+    assert list(jsonschema.Draft4Validator(sarif_schema()).iter_errors(sarif)) == []
+    assert sarif["runs"][0]["results"] == [] and sarif["runs"][0]["tool"]["driver"]["rules"] == []
+    assert json.loads(outputs["gitlab"][1]) == [] and outputs["json-lines"][1] == ""
+    assert outputs["github"][1] == "cogvid-lint: all checks passed.\n"
+
+
 def test_json_lines_are_the_json_diagnostics(fixed_project, capsys):
     _, json_out = run(capsys, "--output-format", "json")
     _, lines_out = run(capsys, "--output-format", "json-lines")

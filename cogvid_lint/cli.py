@@ -1,4 +1,4 @@
-"""Command line: `cogvid-lint [check] [PATH ...]`, `rule`, `rules`, `inspect`, `cache stamp`.
+"""Command line: `cogvid-lint [check] [PATH ...]`, `rule`, `rules`, `inspect`, `cache stamp`, `undo`.
 
 `main(argv) -> int` never lets a traceback out (unless --verbose): exit 0 when nothing at or
 above --fail-on remains, 1 when findings do, 2 for usage/config errors or a crash of the tool.
@@ -13,7 +13,7 @@ from typing import Sequence
 from cogvid_lint import __version__
 from cogvid_lint.errors import ConfigError, UsageError
 
-COMMANDS = ("check", "rule", "rules", "inspect", "cache")
+COMMANDS = ("check", "rule", "rules", "inspect", "cache", "undo")
 # must list cogvid_lint.report.FORMATS (a test checks it); not imported here to keep start-up light
 FORMAT_CHOICES = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
 
@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     stamp.add_argument("--config", metavar="FILE")
     _dataset_flags(stamp.add_argument_group("dataset settings"))
 
+    undo = sub.add_parser("undo", help="put back the originals of clips a media fix rewrote")
+    undo.add_argument("data_root", nargs="?", metavar="DATA_ROOT")
+    undo.add_argument("--run", metavar="RUN_ID", help="undo this fix run (default: the last one)")
+    undo.add_argument("--config", metavar="FILE")
+
     inspect = sub.add_parser("inspect", help="what the trainer will see of each clip")
     inspect.add_argument("clips", nargs="+", metavar="CLIP")
     inspect.add_argument("--json", action="store_true")
@@ -112,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cache" and args.cache_command == "stamp":
             from cogvid_lint.commands.cache_stamp import stamp_command
             return stamp_command(args)
+        if args.command == "undo":
+            from cogvid_lint.commands.undo import undo_command
+            return undo_command(args)
         from cogvid_lint.commands.check import run_check
         return run_check(args)
     except UsageError as exc:

@@ -60,6 +60,10 @@ def _display_aspect(clip: Clip) -> float | None:
     return info.width / info.height
 
 
+def _option(ctx: RuleContext, key: str, default):
+    return ctx.settings.option(key, default) if ctx.settings is not None else default
+
+
 @check("video.aspect_mismatch")
 def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     resolution = clip.dataset.settings.resolution
@@ -75,7 +79,7 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
                                   "target_width": resolution.width, "target_height": resolution.height,
                                   "target_aspect": f"{target:.3f}", "rotated": rotated},
-                           fix=crop_resize_fix(clip, resolution))
+                           fix=crop_resize_fix(clip, resolution, crf=_option(ctx, "fix_crf", 18)))
 
 
 @check("video.upscaled")
@@ -102,7 +106,24 @@ def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     if ratio > factor or ratio < 1 / factor:
         motion = "fast" if ratio > 1 else "slow"
         yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": plan.stride, "effective": f"{effective:.3g}",
-                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion})
+                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion},
+                           fix=_speed_fix(clip, ctx, spec.fps))
+
+
+def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
+    """Resample to the model's rate (with `fix-speed: true`) when that settles it: under 2F
+    frames at that rate the trainer samples at stride 1. A longer clip would be sampled at a
+    stride again (its whole length squeezed into F frames): no fix, it needs trimming."""
+    if not _option(ctx, "fix_speed", False):
+        return None
+    from cogvid_lint.fix.media_plan import SPEED_PRIORITY, retime_fix, retimed_frames
+
+    target = clip.dataset.settings.resolution.frames
+    frames = retimed_frames(clip, model_fps)
+    if frames >= 2 * target:
+        return None
+    why = "the model's rate" + (f"; the trainer pads it to {target} frames" if frames < target else "")
+    return retime_fix(clip, model_fps, why, SPEED_PRIORITY, crf=_option(ctx, "fix_crf", 18))
 
 
 @check("video.variable_frame_rate")
@@ -111,7 +132,17 @@ def variable_frame_rate(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     if _readable(clip) and info.variable_frame_rate:
         low = f"{info.min_frame_duration_s * 1000:.1f}" if info.min_frame_duration_s else "?"
         high = f"{info.max_frame_duration_s * 1000:.1f}" if info.max_frame_duration_s else "?"
-        yield clip_finding(clip, {"min_ms": low, "max_ms": high})
+        yield clip_finding(clip, {"min_ms": low, "max_ms": high}, fix=_constant_rate_fix(clip, ctx))
+
+
+def _constant_rate_fix(clip: Clip, ctx: RuleContext):
+    """With `fix-speed: true`: re-time to the whole rate nearest the clip's average."""
+    if not _option(ctx, "fix_speed", False) or not clip.info.fps:
+        return None
+    from cogvid_lint.fix.media_plan import CONSTANT_RATE_PRIORITY, retime_fix
+
+    return retime_fix(clip, max(1, round(clip.info.fps)), "constant rate", CONSTANT_RATE_PRIORITY,
+                      crf=_option(ctx, "fix_crf", 18))
 
 
 @check("video.missing_fps")

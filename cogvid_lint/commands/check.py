@@ -73,15 +73,20 @@ def run_check(args: argparse.Namespace) -> int:
     exit_after_fix = 0
     if args.fix:
         from cogvid_lint.fix.driver import run_fixes
+        from cogvid_lint.fix.recovery import recover
 
+        # a media fix run killed earlier: finish its verified clips, drop its temp files
+        recovered = recover([ds.data_root for ds in lint.settings.datasets], finish=True)
+        notes += recovered
         outcome = run_fixes(lint.run, args.unsafe_fixes)
         diagnostics = outcome.remaining
         notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
                      f"({len(diagnostics)} remaining).")
+        notes += outcome.notes
         if outcome.unsafe_available:
             notes.append(f"{outcome.unsafe_available} more fix{'es' if outcome.unsafe_available != 1 else ''} "
                          "available with --fix --unsafe-fixes (they rewrite media).")
-        if outcome.touched_data and not args.exit_zero_on_fix:
+        if (outcome.touched_data or recovered) and not args.exit_zero_on_fix:
             notes.append("Media or cache files were changed: exiting 1 so that CI and pre-commit notice "
                          "(--exit-zero-on-fix turns this off).")
             exit_after_fix = 1

@@ -48,6 +48,7 @@ class FixOutcome:
     touched: set = field(default_factory=set)  # paths changed or deleted
     touched_data: bool = False  # media or cache files changed (datasets are usually git-ignored)
     plan: list[str] = field(default_factory=list)  # --diff output
+    notes: list[str] = field(default_factory=list)  # from appliers: e.g. where media backups went
 
 
 def chosen(diagnostics: Sequence[Diagnostic], unsafe: bool) -> list[Diagnostic]:
@@ -79,6 +80,20 @@ def run_fixes(lint_once: Callable[[], list[Diagnostic]], unsafe: bool) -> FixOut
     diagnostics = lint_once()
     outcome = FixOutcome(remaining=diagnostics)
     appliers = _appliers()
+    try:
+        diagnostics = _rounds(lint_once, diagnostics, unsafe, appliers, outcome)
+    finally:
+        for applier in appliers.values():  # an applier may hold a lock or a journal open
+            if hasattr(applier, "close"):
+                applier.close()
+    outcome.notes = [note for applier in appliers.values() for note in getattr(applier, "notes", ())]
+    outcome.remaining = diagnostics
+    outcome.unsafe_available = sum(1 for d in diagnostics if d.fix is not None
+                                   and d.fix.applicability is Applicability.UNSAFE and not unsafe)
+    return outcome
+
+
+def _rounds(lint_once, diagnostics, unsafe: bool, appliers, outcome: FixOutcome) -> list[Diagnostic]:
     for _ in range(MAX_ROUNDS):
         todo = chosen(diagnostics, unsafe)
         if not todo:
@@ -98,7 +113,4 @@ def run_fixes(lint_once: Callable[[], list[Diagnostic]], unsafe: bool) -> FixOut
         outcome.fixed += len(done)
         outcome.rounds += 1
         diagnostics = lint_once()
-    outcome.remaining = diagnostics
-    outcome.unsafe_available = sum(1 for d in diagnostics if d.fix is not None
-                                   and d.fix.applicability is Applicability.UNSAFE and not unsafe)
-    return outcome
+    return diagnostics

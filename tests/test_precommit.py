@@ -22,7 +22,7 @@ from clips import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 HOOKS = REPO / ".pre-commit-hooks.yaml"
-CI_DOC = REPO / "docs" / "ci.md"
+CI_DOC = REPO / "README.md"  # its "Use in CI" section
 GIT_ENV = {"GIT_AUTHOR_NAME": "cogvid-lint tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
            "GIT_COMMITTER_NAME": "cogvid-lint tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid",
            "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}

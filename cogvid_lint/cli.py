@@ -27,6 +27,18 @@ def _codes(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _number(kind, low: float, inclusive: bool):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"expected a number {'>=' if inclusive else '>'} {low}, got {text!r}")
+        return value
+    return parse
+
+
 def _dataset_flags(group) -> None:
     """Per-dataset settings, shared by `check` and `cache stamp` (which must resolve alike)."""
     group.add_argument("--layout", choices=("auto", "cogvideo", "sat"))
@@ -72,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--exit-zero-on-fix", action="store_true",
                      help="exit 0 after fixing data when nothing remains (default: 1, so CI notices)")
     check.add_argument("--verbose", action="store_true", help="show tracebacks of internal errors")
+    perf = check.add_argument_group("speed")
+    perf.add_argument("-j", "--jobs", type=_number(int, 0, True), metavar="N",
+                      help="probe clips in N processes (default 0: every available CPU)")
+    perf.add_argument("--no-cache", action="store_true", default=None, help="neither read nor write the probe cache")
+    perf.add_argument("--cache-dir", metavar="DIR", help="probe cache folder (default: .cogvid_lint_cache/ at the root)")
+    perf.add_argument("--probe-timeout", type=_number(float, 0, False), metavar="SECONDS",
+                      help="give up on a clip whose probe takes longer (default 30)")
 
     rule = sub.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("rule", metavar="CODE|NAME")
@@ -79,12 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="list all rules")
     rules.add_argument("--output-format", choices=("text", "json"), default="text")
 
-    cache = sub.add_parser("cache", help="latent-cache tools")
+    cache = sub.add_parser("cache", help="cache tools: stamp the latent cache, clean the probe cache")
     actions = cache.add_subparsers(dest="cache_command", parser_class=_Parser, required=True, metavar="ACTION")
     stamp = actions.add_parser("stamp", help="record each cached clip's size, mtime and content hash")
     stamp.add_argument("data_root", nargs="?", metavar="DATA_ROOT")
     stamp.add_argument("--config", metavar="FILE")
     _dataset_flags(stamp.add_argument_group("dataset settings"))
+    clean = actions.add_parser("clean", help="delete cogvid-lint's probe cache (.cogvid_lint_cache/)")
+    clean.add_argument("path", nargs="?", default=".", metavar="PATH")
+    clean.add_argument("--config", metavar="FILE")
+    clean.add_argument("--cache-dir", metavar="DIR")
 
     undo = sub.add_parser("undo", help="put back the originals of clips a media fix rewrote")
     undo.add_argument("data_root", nargs="?", metavar="DATA_ROOT")
@@ -117,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "cache" and args.cache_command == "stamp":
             from cogvid_lint.commands.cache_stamp import stamp_command
             return stamp_command(args)
+        if args.command == "cache" and args.cache_command == "clean":
+            from cogvid_lint.commands.cache_clean import clean_command
+            return clean_command(args)
         if args.command == "undo":
             from cogvid_lint.commands.undo import undo_command
             return undo_command(args)

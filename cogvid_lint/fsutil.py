@@ -58,10 +58,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def is_inside(path: Path, root: Path) -> bool:
+def is_inside(path: Path | str, root: Path | str) -> bool:
     """True when `path` is `root` or below it (lexically; resolve symlinks first if they matter)."""
+    p, r = os.fspath(path), os.fspath(root)
+    if os.name == "posix" and ".." not in p and ".." not in r and p[:2] != "//" != r[:2] and p[:1] == r[:1] == "/":
+        # pathlib's answer for absolute paths without "..", without building two Paths
+        # (discovery asks twice per clip: 100,000 clips, 2 s)
+        p, r = os.path.normpath(p), os.path.normpath(r)
+        return p == r or p.startswith(r if r == "/" else r + "/")
     try:
-        Path(path).relative_to(root)
+        Path(p).relative_to(r)
         return True
     except ValueError:
         return False

@@ -85,7 +85,7 @@ class Settings:
     exclude: tuple[str, ...]
     fail_on: Severity
     paths: tuple[Path, ...]
-    options: Mapping[str, Any]  # jobs, probe_timeout, cache_dir, fix_speed, fix_crf
+    options: Mapping[str, Any]  # jobs, probe_timeout, cache_dir, no_cache, fix_speed, fix_crf
     sources: Mapping[str, str]
 
     def option(self, key: str, default: Any = None) -> Any:
@@ -114,10 +114,10 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     sources = {}
     where = str(config_file) if config_file else "default"
     options = {}
-    for key in ("jobs", "probe_timeout", "cache_dir", "fix_speed", "fix_crf"):
+    for key in ("jobs", "probe_timeout", "cache_dir", "no_cache", "fix_speed", "fix_crf"):
         if cli.extra.get(key) is not None:
             options[key], sources[key] = cli.extra[key], "command line"
-        elif getattr(config, key) is not None:
+        elif getattr(config, key, None) is not None:  # no_cache: command line only
             options[key], sources[key] = getattr(config, key), where
     if options.get("cache_dir") and config_dir and "cache_dir" not in cli.extra:
         options["cache_dir"] = str(config_dir / options["cache_dir"])

@@ -31,7 +31,7 @@ def cli_options(args: argparse.Namespace) -> CliOptions:
         ignore=args.ignore,
         extend_select=args.extend_select,
         fail_on=Severity(args.fail_on) if args.fail_on else None,
-        extra={key: getattr(args, key, None) for key in ("jobs", "cache_dir", "probe_timeout")
+        extra={key: getattr(args, key, None) for key in ("jobs", "cache_dir", "probe_timeout", "no_cache")
                if getattr(args, key, None) is not None},
     )
 
@@ -42,13 +42,14 @@ class Lint:
 
     settings: Settings
     active: Sequence[ActiveRule]
+    progress: bool = False  # output is for people: long probes may draw a bar on stderr
 
     def run(self) -> list[Diagnostic]:
         project = build_project(self.active, self.settings)
         if needs_video(self.active):
             from cogvid_lint.probe.runner import probe_project
 
-            probe_project(project, self.settings)
+            probe_project(project, self.settings, progress=self.progress)
         return apply_filters(run_checks(self.active, project), self.settings)
 
 
@@ -57,7 +58,8 @@ def prepare(args: argparse.Namespace) -> Lint:
     errors: list[str] = []
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)
-    return Lint(settings, activate(rules, settings, errors, catalogue))
+    progress = (args.output_format or default_format()) in ("full", "concise") and not args.quiet
+    return Lint(settings, activate(rules, settings, errors, catalogue), progress)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -1,21 +1,93 @@
-"""The probe step: fill `clip.info` for every clip an enabled video rule will look at."""
+"""The probe step: fill `clip.info` for every clip an enabled video rule will look at.
+
+One `stat` per clip gives both "is it there" and the cache key; cached answers come from
+one read transaction, the rest from the worker pool, and go back in one write.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from cogvid_lint.discover.project import Clip, Project
+from cogvid_lint.probe.cache import StatKey, cache_dir, open_cache, probe_version
+from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, probe_fn_spec, probe_many
 from cogvid_lint.settings import Settings
 
+# Rough cost of one cold probe (PyAV header + packet count), to decide whether a progress
+# bar is worth drawing: only for probes expected to outlast PROGRESS_AFTER_S.
+EXPECTED_PROBE_S = 0.004
+PROGRESS_AFTER_S = 2.0
 
-def probe_targets(project: Project) -> list[Clip]:
+
+def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
     """Clips that are listed, inside their data root, and present (missing ones get CVL003)."""
-    return [clip for ds in project.datasets for clip in ds.clips
-            if not clip.escapes_root and os.path.lexists(clip.path) and os.path.exists(clip.path)]
+    found = []
+    for ds in project.datasets:
+        for clip in ds.clips:
+            if clip.escapes_root:
+                continue
+            path = os.path.abspath(clip.path)
+            try:
+                st = os.stat(path)
+            except (OSError, ValueError):  # missing, dangling link, NUL in the name
+                continue
+            found.append((clip, StatKey.of(path, st)))
+    return found
 
 
-def probe_project(project: Project, settings: Settings) -> None:
-    from cogvid_lint.probe.pyav import probe
+def probe_project(project: Project, settings: Settings, progress: bool = False) -> None:
+    """`progress`: the caller's output is for people (a rich bar may go to stderr)."""
+    targets = probe_targets(project)
+    if not targets:
+        return
+    spec = probe_fn_spec()
+    cache = None if settings.option("no_cache") else open_cache(cache_dir(settings), probe_version(spec))
+    try:
+        unique = list({key.path: key for _, key in targets}.values())  # a clip listed twice is probed once
+        known = cache.lookup(unique) if cache else {}
+        todo = [key for key in unique if key.path not in known]
+        if todo:
+            jobs = int(settings.option("jobs", 0)) or available_cpus()
+            timeout = float(settings.option("probe_timeout", DEFAULT_TIMEOUT))
+            with _progress_bar(len(todo), jobs, progress) as advance:
+                infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec,
+                                   on_result=advance)
+            known.update((key.path, info) for key, info in zip(todo, infos))
+            if cache:
+                # A timeout says as much about this run (load, --probe-timeout) as about the
+                # clip: probe it again next time rather than remember it.
+                cache.store((key, info) for key, info in zip(todo, infos)
+                            if not (info.error or "").startswith("probe timed out"))
+        for clip, key in targets:
+            clip.info = known[key.path]
+    finally:
+        if cache:
+            cache.close()
 
-    for clip in probe_targets(project):
-        clip.info = probe(clip.path)
+
+@contextmanager
+def _progress_bar(total: int, jobs: int, wanted: bool) -> Iterator[Callable[[], None] | None]:
+    """A rich bar on stderr when a person is watching and the wait is long enough to notice."""
+    if not wanted or total * EXPECTED_PROBE_S / max(jobs, 1) < PROGRESS_AFTER_S or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # auto_refresh=False: no refresher thread, so forking workers stays safe.
+    with Progress(TextColumn("probing clips"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("probe", total=total)
+        step = max(1, total // 200)
+        count = 0
+
+        def advance() -> None:
+            nonlocal count
+            count += 1
+            if count % step == 0 or count == total:
+                bar.update(task, completed=count, refresh=True)
+
+        yield advance

@@ -1,0 +1,210 @@
+"""Parallel, crash-isolated probing; and probing (and importing) nothing when no rule needs it.
+
+Real clips and real worker processes; the misbehaving probes are stand-ins (probe_standins)
+that hang, abort or segfault on marked files, because no real clip reliably crashes FFmpeg.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clips import make_clip, make_text, truncate_clip
+
+from cogvid_lint.probe.pool import CHUNK, PROBE_FN_ENV, SERIAL_BELOW, probe_many
+from cogvid_lint.probe.pyav import probe
+
+TESTS = Path(__file__).resolve().parent
+KINDS = [{"container": None, "suffix": ".mp4"}, {"suffix": ".webm"}, {"suffix": ".mkv", "rotation": 90},
+         {"suffix": ".mov", "codec": "mpeg4"}, {"suffix": ".avi"}]
+
+
+def _corpus(folder: Path, count: int) -> list[str]:
+    """`count` files: mostly real clips of mixed containers and sizes, some broken ones."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        path = folder / f"clip{i:03d}{kind['suffix']}"
+        if i % 11 == 7:
+            make_text(path)
+        else:
+            make_clip(path, frames=5 + i % 13, width=64 if i % 2 else 96, height=32 if kind.get("rotation") else 48,
+                      **{k: v for k, v in kind.items() if k in ("codec", "rotation")})
+            if i % 13 == 5:
+                truncate_clip(path, 0.6)
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> list[str]:
+    return _corpus(tmp_path_factory.mktemp("corpus"), 60)
+
+
+def test_parallel_results_are_identical_to_serial(corpus):
+    serial = [probe(p) for p in corpus]
+    assert any(info.error for info in serial) and sum(info.error is None for info in serial) > 40
+    for jobs in (1, 2, 3):
+        assert probe_many(corpus, jobs=jobs) == serial
+
+
+def test_small_batches_stay_in_process_and_big_ones_fan_out(tmp_path):
+    names = [str(tmp_path / f"{i}.mp4") for i in range(40)]
+    few = probe_many(names[:SERIAL_BELOW - 1], jobs=2, spec="probe_standins:whoami")
+    assert {info.codec for info in few} == {str(os.getpid())}
+    many = probe_many(names, jobs=2, spec="probe_standins:whoami")
+    pids = {info.codec for info in many}
+    assert len(pids) == 2 and str(os.getpid()) not in pids
+    assert [info.path for info in many] == names  # input order, whoever answered
+
+
+@pytest.mark.parametrize("marker,reason", [("ABORT", "decoder crashed (SIGABRT)"),
+                                           ("SEGV", "decoder crashed (SIGSEGV)")])
+def test_a_crashing_clip_is_reported_and_the_pool_carries_on(corpus, tmp_path, marker, reason):
+    bad = tmp_path / f"{marker}.mp4"
+    make_clip(bad)
+    paths = corpus[:30] + [str(bad)] + corpus[30:]
+    results = probe_many(paths, jobs=2, spec="probe_standins:misbehaving")
+    assert results[30].error == reason and results[30].path == str(bad)
+    assert results[:30] + results[31:] == [probe(p) for p in corpus]
+
+
+def test_a_hanging_clip_is_abandoned_after_the_timeout(corpus, tmp_path):
+    hang = tmp_path / "HANG.mkv"
+    make_clip(hang)
+    paths = corpus[:5] + [str(hang)] + corpus[5:25]
+    start = time.monotonic()
+    results = probe_many(paths, jobs=2, timeout=1.5, spec="probe_standins:misbehaving")
+    elapsed = time.monotonic() - start
+    assert results[5].error == "probe timed out after 1.5 s"
+    assert results[:5] + results[6:] == [probe(p) for p in corpus[:25]]
+    assert elapsed < 20
+
+
+def test_a_raising_probe_is_a_finding_not_a_crash(tmp_path):
+    paths = [str(tmp_path / f"{i}.mp4") for i in range(CHUNK * 2)]
+    results = probe_many(paths, jobs=2, spec="probe_standins:raising")
+    assert all(r.error == "probe failed: RuntimeError: stand-in bug" for r in results)
+
+
+def _dataset(root: Path, names: list[str]) -> None:
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "data/videos.txt").write_text("".join(f"videos/{n}\n" for n in names))
+    (root / "data/prompts.txt").write_text("".join(f"a caption for clip {i}\n" for i in range(len(names))))
+
+
+def test_installed_command_reports_crash_and_hang_as_unreadable(tmp_path):
+    names = [f"c{i}.mp4" for i in range(14)] + ["ABORT.mp4", "HANG.mp4", "SEGV.mp4"]
+    (tmp_path / "data/videos").mkdir(parents=True)
+    for name in names:
+        make_clip(tmp_path / "data/videos" / name, frames=9)
+    _dataset(tmp_path, names)
+    env = {**os.environ, PROBE_FN_ENV: "probe_standins:misbehaving", "PYTHONFAULTHANDLER": "1",
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(["cogvid-lint", "--data-root", "data", "--output-format", "json", "-j", "2",
+                           "--probe-timeout", "2", "--select", "CVL101,CVL102"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr  # no crash dump, no traceback
+    found = {(d["path"], d["code"]): d["message"] for d in json.loads(proc.stdout)["diagnostics"]}
+    assert {path for path, code in found if code == "CVL101"} == {f"data/videos/{n}.mp4" for n in ("ABORT", "HANG", "SEGV")}
+    # every other clip was probed (9 frames are too few for the default 49): the pool carried on
+    assert {path for path, code in found if code == "CVL102"} == {f"data/videos/c{i}.mp4" for i in range(14)}
+    assert "decoder crashed (SIGABRT)" in found["data/videos/ABORT.mp4", "CVL101"]
+    assert "decoder crashed (SIGSEGV)" in found["data/videos/SEGV.mp4", "CVL101"]
+    assert "timed out after 2 s" in found["data/videos/HANG.mp4", "CVL101"]
+
+
+_IMPORTS_AFTER_MAIN = """
+import json, sys
+from cogvid_lint.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+print(json.dumps(sorted(m for m in ("av", "decord", "torch", "rich", "numpy") if m in sys.modules)), file=sys.stderr)
+"""
+
+
+def _imports_after(cwd: Path, *argv: str) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER_MAIN, *argv], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stderr.strip().splitlines()[-1])
+
+
+def test_code_rules_import_no_video_library(tmp_path):
+    (tmp_path / "train.py").write_text("import decord\nimport torch\n\nprint(decord, torch)\n")
+    (tmp_path / "data/videos").mkdir(parents=True)
+    make_clip(tmp_path / "data/videos/a.mp4")
+    _dataset(tmp_path, ["a.mp4"])
+    assert _imports_after(tmp_path, "--select", "CVL4", "train.py", "--output-format", "json") == []
+    assert not (tmp_path / ".cogvid_lint_cache").exists()  # nothing probed
+    # the same project with the video rules on does probe (and so imports av)
+    assert "av" in _imports_after(tmp_path, "--select", "CVL1", "--data-root", "data", "--output-format", "json")
+
+
+def test_importtime_of_the_code_hook(tmp_path):
+    (tmp_path / "one_file.py").write_text("import os\n")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cogvid_lint", "--select", "CVL4",
+                           "one_file.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert "cogvid_lint.cli" in imported
+    assert not imported & {"av", "decord", "torch"}
+
+
+def _run_on_pty(cwd: Path, env: dict, *argv: str) -> str:
+    """Run the installed command with stderr on a terminal; return what the terminal got."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(["cogvid-lint", *argv], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                            stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=300)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bar_only_for_long_probes_on_a_terminal_and_never_in_json(tmp_path):
+    names = [f"{i}.mp4" for i in range(1200)]  # 1200 x 4 ms on 1 job: expected > 2 s
+    (tmp_path / "data/videos").mkdir(parents=True)
+    for name in names:
+        (tmp_path / "data/videos" / name).write_bytes(b"x")
+    _dataset(tmp_path, names)
+    env = {**os.environ, PROBE_FN_ENV: "probe_standins:whoami",
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env.pop("NO_COLOR", None)
+    common = ["--data-root", "data", "--select", "CVL101", "--no-cache", "-j", "1"]
+    assert "probing clips" in _run_on_pty(tmp_path, env, *common, "--output-format", "concise")
+    assert "probing clips" not in _run_on_pty(tmp_path, env, *common, "--output-format", "json")
+    small = tmp_path / "small"
+    small.mkdir()
+    _dataset(small, names[:20])
+    (small / "data/videos").symlink_to(tmp_path / "data/videos")
+    assert "probing clips" not in _run_on_pty(small, env, *common, "--output-format", "concise")
+    piped = subprocess.run(["cogvid-lint", *common, "--output-format", "concise"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert "probing" not in piped.stderr
+
+
+@pytest.mark.parametrize("argv", [["-j", "-1"], ["--jobs", "two"], ["--probe-timeout", "0"], ["--probe-timeout", "x"]])
+def test_bad_speed_flags_are_one_line_usage_errors(tmp_path, monkeypatch, capsys, argv):
+    from cogvid_lint.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cogvid-lint: error: ") and argv[1] in err[0]

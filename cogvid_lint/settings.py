@@ -8,6 +8,7 @@ the report can say, e.g., `model = cogvideox1.5-t2v (finetune/train.sh:14)`.
 from __future__ import annotations
 
 import os
+from glob import escape as glob_escape
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -129,7 +130,9 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
         ignore=tuple(cli.ignore) + tuple(config.ignore or ()),
         extend_select=tuple(cli.extend_select) + tuple(config.extend_select or ()),
         per_path_ignores=tuple(
-            (str((config_dir or root) / glob), tuple(codes)) for glob, codes in (config.per_path_ignores or {}).items()
+            # The folder is literal text in the pattern: escape its `[`, `*`, `?`.
+            (glob_escape(str(config_dir or root)) + "/" + pattern, tuple(codes))
+            for pattern, codes in (config.per_path_ignores or {}).items()
         ),
         rule_overrides=dict(config.rules),
         rules_dir=(config_dir / config.rules_dir) if (config.rules_dir and config_dir) else None,

@@ -216,3 +216,19 @@ def test_installed_command_writes_and_uses_a_baseline(proj):
     second = run("--baseline", ".cogvid-lint-baseline.json", "--output-format", "github")
     assert second.returncode == 0 and "::" not in second.stdout
     assert "entries no longer match (fixed)" in second.stderr
+
+
+def test_per_path_ignores_under_a_folder_with_glob_characters(tmp_path, monkeypatch, capsys):
+    """The config folder's own name is literal: `[x]` in it must not turn into a character class."""
+    import json
+
+    from cogvid_lint.cli import main
+
+    root = tmp_path / "proj[1]"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "prompts.txt").write_text("a\n\nb\n")
+    (root / "data" / "videos.txt").write_text("v/a.mp4\nv/b.mp4\n")
+    (root / "cogvid-lint.yaml").write_text('data-root: data\nper-path-ignores:\n  "data/*.txt": [CVL005]\n')
+    monkeypatch.chdir(root)
+    main(["--select", "CVL005", "--output-format", "json"])
+    assert json.loads(capsys.readouterr().out)["diagnostics"] == []

@@ -125,8 +125,10 @@ def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
 def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnostic]:
     diagnostics: list[Diagnostic] = []
     for rule in active:
+        ctx = None
         for subject, dataset in _subjects(rule.spec.target, project):
-            ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
+            if ctx is None or ctx.dataset is not dataset:  # one per dataset, not one per clip
+                ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
             try:
                 for finding in rule.check(subject, ctx):
                     diagnostics.append(stamp(rule, finding))

@@ -33,7 +33,7 @@ FILES = {
 def _rows(db: Path) -> dict[str, tuple]:
     with sqlite3.connect(db) as conn:
         return {os.fsdecode(path): (size, mtime, inode, json.loads(info))
-                for path, size, mtime, inode, info in conn.execute("SELECT path, size, mtime_ns, inode, info FROM probes")}
+                for path, size, mtime, inode, info in conn.execute("SELECT path, size, mtime_ns, inode, value FROM probes")}
 
 
 def _clip_findings(report: dict, name: str) -> list[tuple[str, str]]:
@@ -194,11 +194,11 @@ for round in range(40):
 def test_concurrent_processes_share_the_database(tmp_path):
     folder = tmp_path / "cache"
     procs = [subprocess.Popen([sys.executable, "-c", _HAMMER, str(folder), str(n)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(6)]
     outs = [p.communicate(timeout=300) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
+    assert [p.returncode for p in procs] == [0] * 6, outs
     assert all(err == "" for _, err in outs), outs  # no "locked" warnings: the busy timeout waits
-    assert len(_rows(folder / DB_NAME)) == 4 * 40 * 50
+    assert len(_rows(folder / DB_NAME)) == 6 * 40 * 50
 
 
 def test_two_cogvid_lint_runs_at_once(project):
@@ -214,3 +214,26 @@ def test_two_cogvid_lint_runs_at_once(project):
     assert len(_rows(root / CACHE_DIR_NAME / DB_NAME)) == 16
     warm = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=300)
     assert warm.stdout == outs[0][0]
+
+
+def test_duplicate_content_hashes_are_cached_too(project, lint_json):
+    """CVL007 hashes clips of equal size; a warm run answers from the cache, reading neither."""
+    root = project({"data/prompts.txt": "one\ntwo\n", "data/videos.txt": "videos/a.mp4\nvideos/b.mp4\n"},
+                   {"data/videos/a.mp4": {"frames": 12}})
+    (root / "data/videos/b.mp4").write_bytes((root / "data/videos/a.mp4").read_bytes())
+    _, cold = lint_json("--data-root", "data", "--select", "CVL007")
+    assert [d["path"] for d in cold["diagnostics"]] == ["data/videos/b.mp4"]
+    with sqlite3.connect(root / CACHE_DIR_NAME / DB_NAME) as conn:
+        assert conn.execute("SELECT count(*) FROM digests").fetchone() == (2,)
+    clip = root / "data/videos/b.mp4"
+    st = clip.stat()
+    with open(clip, "r+b") as handle:  # other bytes, same size and inode, mtime put back
+        handle.write(b"\1" * st.st_size)
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns))
+    _, warm = lint_json("--data-root", "data", "--select", "CVL007")
+    assert warm == cold
+    os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    _, fresh = lint_json("--data-root", "data", "--select", "CVL007")
+    assert fresh["diagnostics"] == []
+    _, uncached = lint_json("--data-root", "data", "--select", "CVL007", "--no-cache")
+    assert uncached["diagnostics"] == []

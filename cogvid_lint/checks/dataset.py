@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterator
@@ -84,7 +85,7 @@ def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
 @check("dataset.missing_media")
 def missing_media(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for clip in dataset.clips:
-        if not clip.escapes_root and not os.path.exists(clip.path):
+        if not clip.escapes_root and clip.stat is None:
             hint = ""
             if clip.entry is not None and clip.index == 0 and dataset.videos is not None and dataset.videos.has_bom:
                 hint = " (the list file starts with a UTF-8 BOM, which becomes part of this path)"
@@ -151,17 +152,21 @@ def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             unique.append(clip)
     by_size: dict[int, list] = defaultdict(list)
     for clip in unique:
-        try:
-            if not clip.escapes_root and clip.path.is_file():
-                by_size[clip.path.stat().st_size].append(clip)
-        except OSError:
-            continue
-    for size, clips in by_size.items():
-        if len(clips) < 2 or size == 0:
-            continue
+        st = clip.stat if not clip.escapes_root else None
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size:
+            by_size[st.st_size].append(clip)
+    groups = [clips for clips in by_size.values() if len(clips) > 1]
+    if not groups:
+        return
+    from cogvid_lint.probe.cache import cached_digests
+
+    # remembered in the probe cache: a warm run reads no clip
+    digests = cached_digests(ctx.settings, [os.fspath(c.path) for clips in groups for c in clips], _content_hash,
+                             "blake2b-128")
+    for clips in groups:
         first_by_hash: dict[str, object] = {}
         for clip in clips:
-            digest = _content_hash(clip.path)
+            digest = digests.get(os.fspath(clip.path))
             if digest is None:
                 continue
             other = first_by_hash.setdefault(digest, clip)
@@ -169,7 +174,7 @@ def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                 yield clip_finding(clip, {"how": "identical content to", "other": _where(other)})
 
 
-def _content_hash(path: Path) -> str | None:
+def _content_hash(path: str) -> str | None:
     digest = hashlib.blake2b(digest_size=16)
     try:
         with open(path, "rb") as handle:

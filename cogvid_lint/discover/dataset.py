@@ -96,14 +96,17 @@ class RealPaths:
     """
 
     def __init__(self) -> None:
-        self._folders: dict[str, str] = {}
+        self._known: dict[str, str] = {}  # every answer: the root is asked about with each clip
 
     def __call__(self, path: str) -> str:
-        folder, name = os.path.split(path)
-        real = self._folders.get(folder)
+        real = self._known.get(path)
         if real is None:
-            real = self._folders[folder] = os.path.realpath(folder)
-        return os.path.realpath(path) if os.path.islink(path) else os.path.join(real, name)
+            folder, name = os.path.split(path)
+            base = self._known.get(folder)
+            if base is None:
+                base = self._known[folder] = os.path.realpath(folder)
+            real = self._known[path] = os.path.realpath(path) if os.path.islink(path) else os.path.join(base, name)
+        return real
 
 
 def escapes(path: Path, root: Path, realpath: Callable[[str], str] = os.path.realpath) -> bool:

@@ -29,12 +29,10 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
         for clip in ds.clips:
             if clip.escapes_root:
                 continue
-            path = os.path.abspath(clip.path)
-            try:
-                st = os.stat(path)
-            except (OSError, ValueError):  # missing, dangling link, NUL in the name
+            st = clip.stat
+            if st is None:  # missing, dangling link, NUL in the name
                 continue
-            found.append((clip, StatKey.of(path, st)))
+            found.append((clip, StatKey.of(os.path.abspath(clip.path), st)))
     return found
 
 

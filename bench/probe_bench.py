@@ -7,8 +7,8 @@ variable frame rate and truncation under bench/corpus/ (git-ignored), then times
 rounds, medians: the installed `cogvid-lint` cold (--no-cache) on 1 job and on all CPUs,
 warm (cache primed), the probe pool in-process on 1 and 2 jobs, a loop of `ffprobe`
 subprocesses (Debian's ffmpeg; `apt-get install -y ffmpeg` when it is absent) and a loop
-of `decord.VideoReader(path)` + `len`. The ffprobe and decord loops run on an even sample
-of at most --baseline-max clips. cogvid-lint's times include interpreter start-up.
+of `decord.VideoReader(path)` + `len`. The ffprobe and decord loops run on the first
+--baseline-max clips (every kind equally often). cogvid-lint's times include interpreter start-up.
 Answers are compared with what decord (the trainer's reader) really gives.
 """
 
@@ -202,8 +202,7 @@ def main() -> None:
     n = len(paths)
     data = write_dataset(f"-{n}", [p.relative_to(CORPUS).as_posix() for p in paths])
     base = [*data, *TRAIN]
-    step = max(1, -(-n // opts.baseline_max))
-    sample = paths[::step]
+    sample = paths[:opts.baseline_max]  # consecutive: every kind of clip, equally often
     ffprobe = ensure_ffprobe()
     cpus = len(os.sched_getaffinity(0))
     from cogvid_lint.probe.pool import probe_many

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from cogvid_lint.cli import main
 

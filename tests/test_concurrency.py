@@ -31,7 +31,7 @@ def test_two_runs_at_once_one_fixing(tmp_path):
     for _ in range(3):
         fixer = _start(tmp_path, "--data-root", "data", "--fix", "--exit-zero-on-fix")
         reader = _start(tmp_path, "--data-root", "data", "--output-format", "json")
-        (fixed_out, fixed_err), (read_out, read_err) = fixer.communicate(timeout=120), reader.communicate(timeout=120)
+        (_, fixed_err), (read_out, read_err) = fixer.communicate(timeout=120), reader.communicate(timeout=120)
         for err in (fixed_err, read_err):
             assert "Traceback" not in err and "internal error" not in err, err
         assert fixer.returncode in (0, 1) and reader.returncode in (0, 1)

@@ -161,8 +161,8 @@ def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     from cogvid_lint.probe.cache import cached_digests
 
     # remembered in the probe cache: a warm run reads no clip
-    digests = cached_digests(ctx.settings, [os.fspath(c.path) for clips in groups for c in clips], _content_hash,
-                             "blake2b-128")
+    digests = cached_digests(ctx.settings, [(os.fspath(c.path), c.stat) for clips in groups for c in clips],
+                             _content_hash, "blake2b-128")
     for clips in groups:
         first_by_hash: dict[str, object] = {}
         for clip in clips:

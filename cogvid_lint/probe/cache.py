@@ -83,17 +83,12 @@ def open_cache(folder: Path, version: str) -> ProbeCache | None:
     return cache if cache.open() else None
 
 
-def cached_digests(settings: Settings, paths: Sequence[str], digest: Callable[[str], str | None],
-                   kind: str) -> dict[str, str | None]:
-    """`digest(path)` for each path, remembered under the file's stat key and `kind` (the
-    name of what `digest` computes): the duplicate-clip rule hashes every clip whose size
-    another clip shares, which on a warm run must not mean reading them again."""
-    keys = []
-    for path in paths:
-        try:
-            keys.append(StatKey.of(path, os.stat(path)))
-        except (OSError, ValueError):
-            continue
+def cached_digests(settings: Settings, files: Sequence[tuple[str, os.stat_result]],
+                   digest: Callable[[str], str | None], kind: str) -> dict[str, str | None]:
+    """`digest(path)` for each (path, its os.stat), remembered under the file's stat key and
+    `kind` (the name of what `digest` computes): the duplicate-clip rule hashes every clip
+    whose size another clip shares, which on a warm run must not mean reading them again."""
+    keys = [StatKey.of(path, st) for path, st in files]
     cache = None if settings.option("no_cache") else open_cache(cache_dir(settings), "")
     try:
         known: dict[str, str | None] = dict(cache.lookup_text("digests", kind, keys)) if cache else {}

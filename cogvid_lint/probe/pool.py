@@ -4,11 +4,11 @@ Why not multiprocessing.Pool / ProcessPoolExecutor: when a worker dies (a decode
 segfault) the former loses the task and waits forever, the latter fails every pending
 future; neither can abandon one clip that hangs. Here each worker has its own pipe, takes
 a chunk of ~16 clips (fewer round trips, measured 1.97x on 2 cores against 1.5x with
-chunks of 1) and answers clip by clip, so the parent always knows which clip a worker is
-on: if the worker dies that clip is "decoder crashed", if it goes quiet for longer than
-the timeout it is killed and that clip "timed out"; the rest of its chunk goes back in
-the queue for a fresh worker. Results land by index, so the order is the input order and
-identical to a serial run.
+chunks of 1), answers a chunk at a time and keeps the clip it is on in shared memory, so
+the parent always knows it: if the worker dies that clip is "decoder crashed", if it stays
+on one clip longer than the timeout it is killed and that clip "timed out"; the rest of
+its chunk goes back in the queue for a fresh worker. Results land by index, so the order
+is the input order and identical to a serial run.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-def _worker(conn, spec: str) -> None:
+def _worker(conn, spec: str, state) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # a crash is reported as a finding; a dump on stderr would be noise
     fn = resolve_probe_fn(spec)
@@ -103,25 +103,38 @@ def _worker(conn, spec: str) -> None:
             chunk = conn.recv()
         except (EOFError, OSError):
             return
-        if chunk is None:
-            return
+        results = []
         for index, path in chunk:
-            conn.send((index, call_probe(fn, path)))
+            state[_SINCE] = time.monotonic()  # before the index: a torn read never blames a fresh clip
+            state[_CLIP] = index
+            results.append(call_probe(fn, path))
+        conn.send(results)
+
+
+# The worker's progress in shared memory, so answers can travel a chunk at a time (one
+# wake-up of the parent per 16 clips) while the parent still knows which clip a dead or
+# hung worker was on: its index, and since when (time.monotonic is system-wide).
+_CLIP, _SINCE = 0, 1
 
 
 class _Worker:
     def __init__(self, ctx, spec: str):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker, args=(child, spec), daemon=True)
+        self.state = ctx.RawArray("d", 2)
+        self.proc = ctx.Process(target=_worker, args=(child, spec, self.state), daemon=True)
         self.proc.start()
         child.close()  # so a dead worker reads as EOF here
-        self.chunk: deque[tuple[int, str]] = deque()
-        self.deadline = float("inf")
+        self.chunk: list[tuple[int, str]] = []
 
-    def give(self, chunk: list[tuple[int, str]], timeout: float | None) -> None:
-        self.chunk.extend(chunk)
-        self.deadline = time.monotonic() + timeout if timeout else float("inf")
+    def give(self, chunk: list[tuple[int, str]]) -> None:
+        self.chunk = chunk
+        self.state[_SINCE], self.state[_CLIP] = time.monotonic(), chunk[0][0]
         self.conn.send(chunk)
+
+    def current(self) -> int:
+        """Position in the chunk of the clip being probed."""
+        index = int(self.state[_CLIP])
+        return next((i for i, (n, _) in enumerate(self.chunk) if n == index), 0)
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -152,9 +165,10 @@ class _Pool:
                 busy = [w for w in slots if w is not None and w.chunk]
                 if not busy:
                     break
-                soonest = min(w.deadline for w in busy) - time.monotonic()
-                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
-                     timeout=None if soonest == float("inf") else max(soonest, 0))
+                timeout = None
+                if self.timeout:
+                    timeout = max(min(w.state[_SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
+                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout)
                 for i, w in enumerate(slots):
                     if w is not None and w.chunk and not self._collect(w):
                         slots[i] = None
@@ -169,44 +183,44 @@ class _Pool:
         for _ in range(2):
             w = w or _Worker(self.ctx, self.spec)
             try:
-                w.give(chunk, self.timeout)
+                w.give(chunk)
                 return w
             except OSError:  # died while idle (OOM killer, ...): a fresh one takes it
-                w.chunk.clear()
                 w.stop()
                 w = None
         raise RuntimeError("probe workers die as soon as they start")
 
     def _collect(self, w: _Worker) -> bool:
-        """Take w's answers so far; False when w is gone (crashed, or killed for hanging)."""
-        dead = False
+        """Take w's answers if they are in; False when w is gone (crashed, or killed for hanging)."""
         try:
-            while w.chunk and w.conn.poll():
-                index, info = w.conn.recv()
-                self._done(index, info)
-                w.chunk.popleft()
-                if self.timeout:
-                    w.deadline = time.monotonic() + self.timeout
+            if w.conn.poll():
+                for (index, _), info in zip(w.chunk, w.conn.recv()):
+                    self._done(index, info)
+                w.chunk = []
+                return True
+            dead = not w.proc.is_alive()
         except (EOFError, OSError):
-            dead = True  # what it sent before is in; the clip it was on is not
-        if dead or not w.proc.is_alive():
+            dead = True
+        if dead:
             w.proc.join(timeout=5)
-            if w.chunk:
-                self._lose(w, f"decoder crashed ({_describe_exit(w.proc.exitcode)})")
-            w.stop()
-            return False
-        if w.chunk and time.monotonic() >= w.deadline:
+            self._lose(w, f"decoder crashed ({_describe_exit(w.proc.exitcode)})")
+        elif self.timeout and time.monotonic() - w.state[_SINCE] >= self.timeout:
             self._lose(w, f"probe timed out after {self.timeout:g} s")
-            w.stop()
-            return False
-        return True
+        else:
+            return True
+        w.stop()
+        return False
 
     def _lose(self, w: _Worker, reason: str) -> None:
-        index, path = w.chunk.popleft()
+        """The clip w was on gets `reason`; the rest of its chunk (answers to the clips
+        before it were still in the worker) goes back in the queue."""
+        at = w.current()
+        index, path = w.chunk[at]
         self._done(index, VideoInfo(path=path, error=reason))
-        if w.chunk:
-            self.queue.appendleft(list(w.chunk))
-            w.chunk.clear()
+        rest = w.chunk[:at] + w.chunk[at + 1:]
+        if rest:
+            self.queue.appendleft(rest)
+        w.chunk = []
 
     def _done(self, index: int, info: VideoInfo) -> None:
         self.results[index] = info

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import faulthandler
 import importlib
-import multiprocessing
 import os
 import signal
 import sys
 import time
 from collections import deque
-from multiprocessing.connection import wait
 from typing import Callable, Sequence
 
 from cogvid_lint.probe.info import VideoInfo
@@ -86,6 +84,8 @@ def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFA
 
 
 def _context():
+    import multiprocessing  # here, not at the top: a warm run never starts a pool (10 ms)
+
     # fork: workers start in milliseconds with this process's imports (spawn re-imports:
     # measured 1.75x on 2 cores against fork's 1.97x). Not on macOS, where system
     # frameworks are not fork-safe.
@@ -157,6 +157,8 @@ class _Pool:
         # A slot is None until it has work: a worker lost near the end is not replaced
         # unless the queue still (or again, after another loss) holds chunks.
         slots: list[_Worker | None] = [None] * self.size
+        from multiprocessing.connection import wait
+
         try:
             while True:
                 for i, w in enumerate(slots):

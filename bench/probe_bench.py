@@ -190,7 +190,8 @@ def agreement(sample: list[Path], ffprobe: str) -> dict[str, tuple[int, int, int
         ff_frames = int(ff.get("nb_read_packets") or 0)
         ff_broken = not ff or (ff.get("nb_frames") not in (None, "N/A") and ff_frames < int(ff["nb_frames"]))
         dec_frames = decord_one(path)
-        answers = {"cogvid-lint": (ours.frames if ours.readable else None, (ours.width, ours.height), not ours.readable),
+        our_frames = ours.frames if ours.readable else None
+        answers = {"cogvid-lint": (our_frames, (ours.width, ours.height), not ours.readable),
                    "ffprobe": (None if ff_broken else ff_frames, ff_size, ff_broken),
                    "decord": (dec_frames, fact.get("size"), dec_frames is None)}
         for tool, (frames, size, broken) in answers.items():

@@ -32,8 +32,8 @@ FILES = {
 
 def _rows(db: Path) -> dict[str, tuple]:
     with sqlite3.connect(db) as conn:
-        return {os.fsdecode(path): (size, mtime, inode, json.loads(info))
-                for path, size, mtime, inode, info in conn.execute("SELECT path, size, mtime_ns, inode, value FROM probes")}
+        rows = conn.execute("SELECT path, size, mtime_ns, inode, value FROM probes")
+        return {os.fsdecode(path): (size, mtime, inode, json.loads(info)) for path, size, mtime, inode, info in rows}
 
 
 def _clip_findings(report: dict, name: str) -> list[tuple[str, str]]:

@@ -123,7 +123,8 @@ class CacheDB:
             self.conn = None
 
     def _failed(self, exc: sqlite3.Error | ValueError | TypeError, doing: str) -> None:
-        """Corruption found mid-run: rebuild for the next run; anything else: skip the cache."""
+        """Corruption found mid-run: discard the file (the next open builds a new one);
+        anything else (locked too long, disk full): do without the cache."""
         self.close()
         if _is_corrupt(exc) or not isinstance(exc, sqlite3.Error):
             _discard_and_warn(self, exc, recheck=isinstance(exc, sqlite3.Error))

@@ -7,7 +7,7 @@ the selection in settings.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules
 from cogvid_lint.discover import discover
@@ -187,5 +187,3 @@ def stamp(rule: ActiveRule, finding: Finding) -> Diagnostic:
 def needs_video(active: Iterable[ActiveRule]) -> bool:
     return any(rule.spec.target == "video" for rule in active)
 
-
-ProbeFn = Callable[[Project, Settings], None]

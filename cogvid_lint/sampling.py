@@ -8,6 +8,7 @@ seen, and fps is ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,8 @@ class SamplePlan:
     tail_frames: int  # frames after the last sampled index, never shown (N >= F)
     tail_seconds: float | None
 
-    @property
-    def unsampled_frames(self) -> int:
-        return max(0, self.source_frames - len(set(self.indices)))
 
-
+@lru_cache(maxsize=4096)  # three video rules ask for the same clip's plan
 def sample_plan(source_frames: int, target_frames: int, fps: float | None) -> SamplePlan:
     n, f = source_frames, target_frames
     if n < f:

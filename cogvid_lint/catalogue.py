@@ -1,4 +1,4 @@
-"""The rule catalogue: `rules/*.yaml` (and a user's `rules-dir`), validated with pydantic.
+"""The rule catalogue: `rules/*.yaml` (and a user's `rules-dir`), validated with pydantic once.
 
 Every problem in every file is collected and reported at once, one line each naming the
 file and the key, so a user fixes a broken rules folder in one pass.
@@ -6,15 +6,18 @@ file and the key, so a user fixes a broken rules folder in one pass.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import TYPE_CHECKING, Any, Literal
 
 from cogvid_lint.errors import ConfigError, format_validation_error
 from cogvid_lint.findings import Severity
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Target = Literal["dataset", "video", "training", "cache", "python"]
 ParamType = Literal["int", "float", "bool", "str", "list"]
@@ -27,79 +30,100 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "list": (list,),
 }
 
+# Plain frozen dataclasses: pydantic validates them (types, Literals, unknown keys) when a
+# rule file is read, and `__post_init__` adds the checks types cannot say. A remembered
+# catalogue (cogvid_lint.remembered) is unpickled without importing pydantic at all.
+_STRICT = {"extra": "forbid"}
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _require(ok: bool, key: str, problem: str) -> None:
+    if not ok:
+        raise ValueError(f"key {key!r}: {problem}")
 
 
-class ParamSpec(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ParamSpec:
+    __pydantic_config__ = _STRICT
     type: ParamType
     default: Any = None
     description: str = ""
 
-    @model_validator(mode="after")
-    def _default_has_type(self) -> "ParamSpec":
-        if self.default is not None and not is_param_type(self.default, self.type):
-            raise ValueError(f"default {self.default!r} is not of type {self.type}")
-        return self
+    def __post_init__(self) -> None:
+        _require(self.default is None or is_param_type(self.default, self.type), "default",
+                 f"{self.default!r} is not of type {self.type}")
 
 
-class Docs(_Strict):
-    what: str = Field(min_length=1)
-    why: str = Field(min_length=1)
-    example: str = Field(min_length=1)
-    fix: str = Field(min_length=1)
+@dataclass(frozen=True, kw_only=True)
+class Docs:
+    __pydantic_config__ = _STRICT
+    what: str
+    why: str
+    example: str
+    fix: str
+
+    def __post_init__(self) -> None:
+        for key in ("what", "why", "example", "fix"):
+            _require(bool(getattr(self, key)), key, "must not be empty")
 
 
-class Condition(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Condition:
     """One comparison of a user rule: `field op value` (or `field op params[param]`)."""
 
+    __pydantic_config__ = _STRICT
     field: str
     op: Literal["<", "<=", ">", ">=", "==", "!=", "in", "not-in", "matches"]
     value: Any = None
     param: str | None = None
 
-    @model_validator(mode="after")
-    def _one_operand(self) -> "Condition":
+    def __post_init__(self) -> None:
         if (self.value is None) == (self.param is None):
             raise ValueError("give exactly one of 'value' and 'param'")
-        return self
 
 
-class RuleSpec(_Strict):
-    code: str = Field(pattern=r"^[A-Z]{2,8}[0-9]{3,4}$")
-    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+@dataclass(frozen=True, kw_only=True)
+class RuleSpec:
+    __pydantic_config__ = _STRICT
+    code: str
+    name: str
     target: Target
     severity: Severity
     check: str | None = None
     when: tuple[Condition, ...] = ()
-    params: dict[str, ParamSpec] = Field(default_factory=dict)
-    message: str = Field(min_length=1)
-    summary: str = Field(min_length=1)
+    params: dict[str, ParamSpec] = field(default_factory=dict)
+    message: str
+    summary: str
     hint: str = ""
     fix: Literal["none", "safe", "unsafe"] = "none"
     docs: Docs
     source: str = ""  # the file it came from; set by the loader
 
-    @field_validator("params")
-    @classmethod
-    def _param_names(cls, value: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
-        for name in value:
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                raise ValueError(f"parameter name {name!r} must be snake_case")
-        return value
-
-    @model_validator(mode="after")
-    def _check_or_conditions(self) -> "RuleSpec":
+    def __post_init__(self) -> None:
+        _require(re.fullmatch(r"[A-Z]{2,8}[0-9]{3,4}", self.code) is not None, "code",
+                 f"{self.code!r} must be 2-8 capital letters and 3-4 digits, like CVL105")
+        _require(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.name) is not None, "name",
+                 f"{self.name!r} must be kebab-case, like aspect-mismatch")
+        _require(bool(self.message), "message", "must not be empty")
+        _require(bool(self.summary), "summary", "must not be empty")
+        for name in self.params:
+            _require(re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None, "params", f"parameter name {name!r} must be snake_case")
         if (self.check is None) == (not self.when):
             raise ValueError("a rule needs exactly one of 'check' (a registered key) or 'when' (conditions)")
         for cond in self.when:
-            if cond.param is not None and cond.param not in self.params:
-                raise ValueError(f"condition on {cond.field!r} names unknown parameter {cond.param!r}")
-        return self
+            _require(cond.param is None or cond.param in self.params, "when",
+                     f"condition on {cond.field!r} names unknown parameter {cond.param!r}")
 
     def default_params(self) -> dict[str, Any]:
         return {name: spec.default for name, spec in self.params.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, as a rule file would write it (`rule --output-format json`)."""
+        from dataclasses import asdict
+
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        data["when"] = list(data["when"])
+        return data
 
 
 def is_param_type(value: Any, type_name: str) -> bool:
@@ -108,9 +132,6 @@ def is_param_type(value: Any, type_name: str) -> bool:
     return isinstance(value, _PY_TYPES[type_name])
 
 
-# libyaml's loader when PyYAML was built with it: the same documents, 12x faster (every run
-# reads the whole catalogue, the pre-commit code hook included).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 BUILTIN_RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 
@@ -121,23 +142,48 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def load_rules(directory: Path, *, user: bool = False) -> list[RuleSpec]:
+def load_rules(directory: Path, *, user: bool = False, remember: bool = True) -> list[RuleSpec]:
     """Load and validate every `*.yaml` in `directory`; raise one ConfigError listing all problems."""
-    rules, errors = read_rules(directory, user=user)
+    rules, errors = read_rules(directory, user=user, remember=remember)
     if errors:
         raise ConfigError(errors)
     return rules
 
 
-def read_rules(directory: Path, *, user: bool = False) -> tuple[list[RuleSpec], list[str]]:
-    """The valid rules of `directory` and one line per problem in the others."""
+def read_rules(directory: Path, *, user: bool = False, remember: bool = True) -> tuple[list[RuleSpec], list[str]]:
+    """The valid rules of `directory` and one line per problem in the others; remembered
+    (cogvid_lint.remembered) while no rule file, nor this schema, changes."""
+    from cogvid_lint.remembered import remembered
+
+    files = _rule_files(directory)
+    if files is None:
+        return [], [f"{directory}: rules directory not found"]
+    # the folder itself: its mtime changes when a rule file is added, removed or renamed
+    sources = [__file__, directory, *files]
+    return remembered("user-rules" if user else "rules", sources, lambda: _validate_rules(files, user),
+                      enabled=remember)
+
+
+def _rule_files(directory: Path) -> list[Path] | None:
+    try:
+        with os.scandir(directory) as entries:
+            names = [e.name for e in entries if e.name.endswith((".yaml", ".yml"))]
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return [directory / name for name in sorted(names)]
+
+
+def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list[str]]:
+    import yaml
+    from pydantic import ValidationError
+
+    # libyaml's loader when PyYAML was built with it: the same documents, 12x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     errors: list[str] = []
     rules: list[RuleSpec] = []
-    if not directory.is_dir():
-        return [], [f"{directory}: rules directory not found"]
-    for path in sorted(directory.glob("*.y*ml")):
+    for path in files:
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             errors.append(f"{path}: cannot read rule: {_one_line(exc)}")
             continue
@@ -145,7 +191,7 @@ def read_rules(directory: Path, *, user: bool = False) -> tuple[list[RuleSpec], 
             errors.append(f"{path}: a rule file must hold a mapping")
             continue
         try:
-            rule = RuleSpec.model_validate({**data, "source": str(path)})
+            rule = _rule_adapter().validate_python({**data, "source": str(path)})
         except ValidationError as exc:
             errors.extend(format_validation_error(exc, prefix=f"{path}: rule {data.get('code', '?')}"))
             continue
@@ -160,6 +206,13 @@ def read_rules(directory: Path, *, user: bool = False) -> tuple[list[RuleSpec], 
                 errors.append(f"{rule.source}: rule {rule.code}: {ident!r} already defined in {seen[ident]}")
             seen[ident] = rule.source
     return rules, errors
+
+
+@functools.cache
+def _rule_adapter() -> TypeAdapter:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(RuleSpec)
 
 
 def _one_line(exc: BaseException) -> str:

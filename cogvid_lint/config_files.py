@@ -6,15 +6,17 @@ naming the file and the key, with a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
+import functools
 import tomllib
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, Union
-
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 from cogvid_lint.errors import ConfigError, format_validation_error
 from cogvid_lint.findings import Severity
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 CONFIG_NAMES = ("cogvid-lint.yaml", ".cogvid-lint.yaml", "cogvid-lint.yml", ".cogvid-lint.yml")
 
@@ -23,17 +25,20 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, populate_by_name=True, frozen=True)
-
+# Plain frozen dataclasses that pydantic validates (kebab-case keys, unknown keys refused)
+# when a file is read; a validated config is remembered (cogvid_lint.remembered) so that
+# runs on an unchanged config import neither pydantic nor PyYAML.
+_STRICT_KEBAB = {"extra": "forbid", "alias_generator": _kebab, "populate_by_name": True}
 
 Layout = Literal["auto", "cogvideo", "sat"]
 Purpose = Literal["style", "concept", "general"]
 
 
-class DatasetKeys(_Model):
+@dataclass(frozen=True, kw_only=True)
+class DatasetKeys:
     """Keys that may be set for all datasets or per dataset."""
 
+    __pydantic_config__ = _STRICT_KEBAB
     layout: Layout | None = None
     caption_column: str | None = None
     video_column: str | None = None
@@ -44,39 +49,66 @@ class DatasetKeys(_Model):
     id_token: str | None = None
 
 
-DATASET_KEYS = tuple(DatasetKeys.model_fields)
+DATASET_KEYS = tuple(f.name for f in fields(DatasetKeys))
 
 
+@dataclass(frozen=True, kw_only=True)
 class DatasetEntry(DatasetKeys):
     path: str
 
+    def dataset_values(self) -> dict[str, Any]:
+        """The per-dataset keys this entry sets."""
+        return {key: getattr(self, key) for key in DATASET_KEYS if getattr(self, key) is not None}
 
-class RuleOverride(_Model):
+
+@dataclass(frozen=True, kw_only=True)
+class RuleOverride:
+    __pydantic_config__ = _STRICT_KEBAB
     severity: Severity | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
+def _at_least(value: float | None, low: float, key: str, inclusive: bool = True) -> None:
+    if value is not None and (value < low or (value == low and not inclusive)):
+        raise ValueError(f"key {key!r}: must be {'>=' if inclusive else '>'} {low}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class FileConfig(DatasetKeys):
     data_root: Union[str, list[Union[str, DatasetEntry]], None] = None
     select: list[str] | None = None
     ignore: list[str] | None = None
     extend_select: list[str] | None = None
     per_path_ignores: dict[str, list[str]] | None = None
-    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    rules: dict[str, RuleOverride] = field(default_factory=dict)
     rules_dir: str | None = None
     exclude: list[str] | None = None
     fail_on: Severity | None = None
-    jobs: int | None = Field(default=None, ge=0)
-    probe_timeout: float | None = Field(default=None, gt=0)
+    jobs: int | None = None
+    probe_timeout: float | None = None
     cache_dir: str | None = None
     fix_speed: bool | None = None
-    fix_crf: int | None = Field(default=None, ge=0, le=51)
+    fix_crf: int | None = None
+
+    def __post_init__(self) -> None:
+        _at_least(self.jobs, 0, "jobs")
+        _at_least(self.probe_timeout, 0, "probe-timeout", inclusive=False)
+        _at_least(self.fix_crf, 0, "fix-crf")
+        if self.fix_crf is not None and self.fix_crf > 51:
+            raise ValueError(f"key 'fix-crf': must be <= 51, got {self.fix_crf!r}")
+
+
+@functools.cache
+def _config_adapter() -> TypeAdapter:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(FileConfig)
 
 
 def _all_keys() -> list[str]:
     keys = set()
     for model in (FileConfig, DatasetEntry, RuleOverride):
-        keys.update(_kebab(name) for name in model.model_fields)
+        keys.update(_kebab(f.name) for f in fields(model))
     return sorted(keys)
 
 
@@ -103,8 +135,14 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def read_config(path: Path) -> FileConfig:
+def read_config(path: Path, *, remember: bool = True) -> FileConfig:
     """Load and validate one config file; ConfigError with one line per problem."""
+    from cogvid_lint.remembered import remembered
+
+    return remembered("config", [__file__, path], lambda: _validate_config(path), enabled=remember)
+
+
+def _validate_config(path: Path) -> FileConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -117,6 +155,8 @@ def read_config(path: Path) -> FileConfig:
         if path.name == "pyproject.toml":
             data = data.get("tool", {}).get("cogvid-lint", {})
     else:
+        import yaml
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -124,7 +164,9 @@ def read_config(path: Path) -> FileConfig:
         data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the configuration must be a mapping of keys, not {type(data).__name__}"])
+    from pydantic import ValidationError
+
     try:
-        return FileConfig.model_validate(data)
+        return _config_adapter().validate_python(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, prefix=str(path), known=_all_keys())) from None

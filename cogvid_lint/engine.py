@@ -35,9 +35,10 @@ class CheckCrashed(Exception):
 def load_catalogue(settings: Settings | None = None, errors: list[str] | None = None) -> list[RuleSpec]:
     """Built-in rules plus the user's `rules-dir`. Problems in user rules are appended to
     `errors` when given (so every config problem is reported at once), else raised."""
-    rules = load_rules(builtin_rules_dir())
+    remember = not (settings is not None and settings.option("no_cache"))  # --no-cache: validate afresh
+    rules = load_rules(builtin_rules_dir(), remember=remember)
     if settings is not None and settings.rules_dir is not None:
-        user_rules, problems = read_rules(settings.rules_dir, user=True)
+        user_rules, problems = read_rules(settings.rules_dir, user=True, remember=remember)
         taken = {r.code for r in rules} | {r.name for r in rules}
         problems += [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
                      for r in user_rules if r.code in taken or r.name in taken]
@@ -75,8 +76,7 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
     (those found earlier and passed in `errors`, and these) as one ConfigError. Overrides
     are checked against the whole `catalogue`: a config that tunes CVL008 stays valid in a
     `--select CVL4` run (the pre-commit code hook)."""
-    checks = load_checks()
-    from cogvid_lint.checks.conditions import condition_check
+    checks = load_checks({rule.target for rule in rules})
 
     errors = list(errors or [])
     where = settings.config_file or "config"
@@ -106,6 +106,8 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
                 errors.append(f"{rule.source}: rule {rule.code}: key 'check': no check registered as {rule.check!r}")
                 continue
         else:
+            from cogvid_lint.checks.conditions import condition_check
+
             try:
                 fn = condition_check(rule)
             except ValueError as exc:

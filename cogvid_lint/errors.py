@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import re
+from typing import TYPE_CHECKING, Iterable
 
-from pydantic import ValidationError
+if TYPE_CHECKING:  # imported by whoever validates: pydantic is kept off the fast path
+    from pydantic import ValidationError
 
 
 class ConfigError(Exception):
@@ -28,14 +30,22 @@ def format_validation_error(exc: ValidationError, *, prefix: str, known: Iterabl
     for err in exc.errors():
         loc = ".".join(str(part) for part in err["loc"])
         msg = err["msg"]
-        if err["type"] == "extra_forbidden":
+        if err["type"] == "value_error":  # raised by a __post_init__: "key 'name': problem"
+            msg = msg.removeprefix("Value error, ")
+            inner = _INNER_KEY.match(msg)
+            if inner:
+                loc, msg = ".".join(filter(None, (loc, inner[1]))), inner[2]
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             msg = "unknown key"
             last = str(err["loc"][-1]) if err["loc"] else ""
             close = difflib.get_close_matches(last, known, n=1) if known else []
             if close:
                 msg += f" (did you mean {close[0]!r}?)"
-        elif err["type"] == "missing":
+        elif err["type"] in ("missing", "missing_argument", "missing_keyword_only_argument"):
             msg = "required key is missing"
-        where = f" key {loc!r}" if loc else ""
-        lines.append(f"{prefix}:{where}: {msg}")
+        where = f": key {loc!r}" if loc else ""
+        lines.append(f"{prefix}{where}: {msg}")
     return lines
+
+
+_INNER_KEY = re.compile(r"key '([^']*)': (.*)", re.S)

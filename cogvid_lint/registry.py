@@ -44,10 +44,27 @@ def check(key: str) -> Callable[[CheckFn], CheckFn]:
     return register
 
 
-def load_checks() -> Mapping[str, CheckFn]:
-    """Import every module of `cogvid_lint.checks` (each registers its checks)."""
+# The modules of `cogvid_lint.checks` that register the checks of each target: a run
+# imports only its targets' modules (the pre-commit code hook never imports the video or
+# cache checks). A test loads each target alone and finds every check its rules name.
+MODULES_BY_TARGET = {
+    "dataset": ("dataset",),
+    "video": ("video",),
+    "training": ("training",),
+    "cache": ("cache",),
+    "python": ("python_rules",),
+}
+
+
+def load_checks(targets: Iterable[str] | None = None) -> Mapping[str, CheckFn]:
+    """Import the check modules of `targets` (default: every module of `cogvid_lint.checks`);
+    each registers its checks."""
     import cogvid_lint.checks as package
 
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+    if targets is None:
+        names = [module.name for module in pkgutil.iter_modules(package.__path__)]
+    else:
+        names = [name for target in targets for name in MODULES_BY_TARGET.get(target, ())]
+    for name in names:
+        importlib.import_module(f"{package.__name__}.{name}")
     return dict(_CHECKS)

@@ -69,3 +69,14 @@ def _no_color(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache_in_tmp(tmp_path_factory):
+    """The remembered catalogue and configs (cogvid_lint.remembered) of this test session
+    live in its tmp folder, not in the user's ~/.cache; subprocesses inherit it."""
+    import os
+
+    from cogvid_lint.remembered import ENV_VAR
+
+    os.environ[ENV_VAR] = str(tmp_path_factory.mktemp("user-cache"))

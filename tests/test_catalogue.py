@@ -64,3 +64,19 @@ def test_rule_files_are_named_after_code_and_name():
     for path in RULES_DIR.glob("*.yaml"):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert path.stem == f"{data['code']}-{data['name']}"
+
+
+@pytest.mark.parametrize("target", ["dataset", "video", "training", "cache", "python"])
+def test_each_target_loads_the_checks_its_rules_name(target):
+    """A run imports only its targets' check modules (registry.MODULES_BY_TARGET): in a fresh
+    interpreter, loading one target must register every check its rules name."""
+    import json
+    import subprocess
+    import sys
+
+    script = ("import json, sys\nfrom cogvid_lint.registry import load_checks\n"
+              f"print(json.dumps(sorted(load_checks([{target!r}]))))")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    registered = set(json.loads(proc.stdout))
+    needed = {rule.check for rule in load_rules(builtin_rules_dir()) if rule.target == target and rule.check}
+    assert needed and needed <= registered

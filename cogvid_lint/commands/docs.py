@@ -40,7 +40,9 @@ def rule_text(rule: RuleSpec) -> str:
 def show_rule(ident: str, fmt: str) -> int:
     rule = find_rule(ident)
     if fmt == "json":
-        sys.stdout.write(json.dumps(rule.model_dump(mode="json", exclude={"source"}), indent=2) + "\n")
+        data = rule.as_dict()
+        del data["source"]
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:
         sys.stdout.write(rule_text(rule))
     return 0

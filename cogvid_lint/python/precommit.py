@@ -10,8 +10,6 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cogvid_lint.python.sorter import (
     Sorter,
     _as_list,
@@ -37,15 +35,23 @@ def _cli_values(args: list[str], *flags: str) -> tuple[str, ...] | None:
 
 
 
+def _read_yaml(path: Path) -> Any:
+    import yaml  # only when the file changed: remembered keeps PyYAML out of the hook's start-up
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
 def pre_commit_sorters(root: Path, isort_conf: tuple[str, dict[str, Any]] | None,
                        ruff_conf: tuple[str, dict[str, Any]] | None) -> list[Sorter]:
     path = root / ".pre-commit-config.yaml"
     if not path.is_file():
         return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []
+    from cogvid_lint.remembered import remembered
+
+    data = remembered("pre-commit-config", [path], lambda: _read_yaml(path))
     if not isinstance(data, dict):
         return []
     top_files, top_exclude = str(data.get("files") or ""), str(data.get("exclude") or "")

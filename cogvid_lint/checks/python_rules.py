@@ -1,23 +1,27 @@
 """Code rules on Python files: CVL400-CVL403 (see rules/CVL40*.yaml).
 
-Every check returns before parsing when the file's bytes cannot matter: a file that does
-not contain `decord` cannot break CVL401/CVL402, and CVL400 only reports files the code
-rules have to read (see `may_reach_decord`). Parse results, the import graph and the
-sorter setup are shared per run through `project.memo`.
+The checks decide on each file's facts (python/facts.py), which a warm run takes from the
+cache without opening the file (python/fact_cache.py): a file that does not contain
+`decord` cannot break CVL401/CVL402, and CVL400 only reports files the code rules have
+to read (see `may_reach_decord`). Only a finding's fix needs the file's text and tree:
+`_source` reads and parses it then, once per run.
 """
 
 from __future__ import annotations
 
-import ast
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from cogvid_lint.findings import Finding, Location
+from cogvid_lint.findings import Finding, Fix, Location
 from cogvid_lint.python.classify import matches_entry_point, module_package
+from cogvid_lint.python.fact_cache import facts_of
+from cogvid_lint.python.facts import ImportFact, ModuleFacts
 from cogvid_lint.python.fixes import add_torch_fix, guard_fix, move_fix
-from cogvid_lint.python.graph import import_graph, parsed, walk_entries
+from cogvid_lint.python.graph import import_graph, walk_entries
 from cogvid_lint.python.guards import Comments, scan_comments
+from cogvid_lint.python.model import ImportEvent, build_model
 from cogvid_lint.python.order import (
     FUNCTION,
     LATER,
@@ -25,7 +29,7 @@ from cogvid_lint.python.order import (
     decord_violations,
     unguarded_decord,
 )
-from cogvid_lint.python.source import Module, SyntaxProblem
+from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
 from cogvid_lint.python.sorter import detect_sorters
 from cogvid_lint.registry import RuleContext, check
 
@@ -37,35 +41,61 @@ def _list_param(params: Mapping[str, Any], name: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _data(file) -> bytes | None:
-    """The file's bytes, or None for a stub (never run) or an unreadable file."""
-    if file.path.suffix == ".pyi":
+def _decord_model(file, ctx: RuleContext) -> ModuleFacts | None:
+    """The facts of a file CVL401/CVL402 must look at: one that mentions decord and
+    parses (not a stub, which never runs; not an unreadable file)."""
+    store = facts_of(ctx.project)
+    facts = store.facts.get(file.path)
+    if facts is None or not facts.decord or _is_stub(file):
         return None
-    try:
-        return file.data
-    except OSError:
+    parse = store.parse(file)
+    return parse if isinstance(parse, ModuleFacts) else None
+
+
+def _is_stub(file) -> bool:
+    """A `.pyi` stub never runs (cheaper than Path.suffix, asked of every file)."""
+    return os.fspath(file.path).endswith(".pyi")
+
+
+@dataclass
+class _Source:
+    """What a fix edits: the file's text, tree, import events (by order) and comments."""
+
+    module: Module
+    events: tuple[ImportEvent, ...]
+    comments: Comments
+
+    def event(self, fact: ImportFact | None) -> ImportEvent | None:
+        """The real event behind a fact; None when the file changed since the facts."""
+        if fact is None or fact.order >= len(self.events):
+            return None
+        real = self.events[fact.order]
+        return real if (real.module, real.line, real.scope) == (fact.module, fact.line, fact.scope) else None
+
+
+def _source(project, file) -> _Source | None:
+    """Read and parse a file for its fixes (once per run: only files with findings get here)."""
+    cache: dict[Path, _Source | None] = project.memo("python.sources", dict)
+    if file.path not in cache:
+        cache[file.path] = None
+        try:
+            module = parse_source(file.data, str(file.path))
+            if isinstance(module, Module) and module.text is not None:
+                comments = scan_comments(module.text)
+                cache[file.path] = _Source(module, build_model(module.tree).events, comments)
+        except (OSError, RecursionError):
+            pass
+    return cache[file.path]
+
+
+def _fix(source: _Source | None, make, *facts: ImportFact | None) -> Fix | None:
+    """`make(*real events)` when every fact still names its event in the file."""
+    if source is None:
         return None
-
-
-def _statement(module: Module, node: ast.stmt) -> str:
-    try:
-        return ast.unparse(node)
-    except Exception:  # pragma: no cover
-        return module.line_text(node.lineno).strip()
-
-
-def _location(file, module: Module, node: ast.stmt) -> Location:
-    column = module.char_column(node.lineno, node.col_offset) + 1 if module.text is not None else node.col_offset + 1
-    return Location(file.path, node.lineno, column)
-
-
-def _comments(project, file, module: Module) -> Comments:
-    cache: dict[Path, Comments] = project.memo("python.comments", dict)
-    hit = cache.get(file.path)
-    if hit is None:
-        hit = scan_comments(module.text) if module.text is not None else Comments(ok=False)
-        cache[file.path] = hit
-    return hit
+    events = [source.event(f) for f in facts]
+    if any(e is None for e, f in zip(events, facts) if f is not None):
+        return None
+    return make(*events)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -76,65 +106,71 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _walked(ctx: RuleContext) -> frozenset[Path]:
-    """The files CVL403's walk reads, with CVL403's configured parameters."""
-    overrides = getattr(ctx.settings, "rule_overrides", None) or {}
-    override = overrides.get("CVL403") or overrides.get("transitive-decord-before-torch")
-    params = dict(getattr(override, "params", None) or (override.get("params", {}) if isinstance(override, dict) else {}))
-    return walk_entries(ctx.project, _list_param(params, "torch_modules"), _list_param(params, "entry_points")).read
+    """The files CVL403's walk reads, with CVL403's configured parameters (asked per file:
+    memoised per run, as the settings are)."""
+
+    def build() -> frozenset[Path]:
+        overrides = getattr(ctx.settings, "rule_overrides", None) or {}
+        override = overrides.get("CVL403") or overrides.get("transitive-decord-before-torch")
+        params = dict(getattr(override, "params", None)
+                      or (override.get("params", {}) if isinstance(override, dict) else {}))
+        return walk_entries(ctx.project, _list_param(params, "torch_modules"),
+                            _list_param(params, "entry_points")).read
+
+    return ctx.project.memo("python.walked", build)
 
 
 @check("python.syntax_error")
 def syntax_error(file, ctx: RuleContext) -> Iterator[Finding]:
-    data = _data(file)
-    if data is None:
+    store = facts_of(ctx.project)
+    facts = store.facts.get(file.path)
+    if facts is None or (not facts.decord and file.path not in _walked(ctx)) or _is_stub(file):
         return
-    if b"decord" not in data and file.path not in _walked(ctx):
-        return
-    result = parsed(ctx.project, file).result
+    result = store.parse(file)
     if isinstance(result, SyntaxProblem):
         yield Finding(Location(file.path, result.line, result.column), args={"error": result.message})
 
 
 @check("python.decord_before_torch")
 def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
-    data = _data(file)
-    if data is None or b"decord" not in data:
-        return
-    info = parsed(ctx.project, file)
-    module = info.result
-    if info.model is None or not isinstance(module, Module):
+    model = _decord_model(file, ctx)
+    if model is None:
         return
     root = ctx.project.root
     torch_modules = _list_param(ctx.params, "torch_modules")
     entry_points = _list_param(ctx.params, "entry_points")
-    is_entry = info.model.has_main_guard or (
+    is_entry = model.has_main_guard or (
         bool(entry_points) and matches_entry_point(file.path, root, entry_points)
     )
-    violations = decord_violations(info.model, torch_modules, module_package(file.path, root), is_entry)
+    violations = decord_violations(model, torch_modules, module_package(file.path, root), is_entry)
     if not violations:
         return
-    comments = _comments(ctx.project, file, module)
+    source = _source(ctx.project, file)
     later = [v for v in violations if v.reason == LATER]
     for v in violations:
-        stmt = _statement(module, v.event.node)
+        stmt = v.event.statement
         t = v.torch_event
+
+        def unsafe(when: str) -> Fix | None:
+            return _fix(source, lambda e: add_torch_fix(file.path, source.module, e, source.comments, when=when),
+                        v.event)
+
         if v.reason == LATER:
             detail = f"torch is first imported on line {t.line}"
             others = [w.event for w in later if w is not v]
-            fix = move_fix(file.path, module, [v.event] + others, t, comments, stmt) or add_torch_fix(
-                file.path, module, v.event, comments, when="earlier than before")
+            fix = _fix(source, lambda te, *ds: move_fix(file.path, source.module, ds, te, source.comments, stmt),
+                       t, v.event, *others) or unsafe("earlier than before")
         elif v.reason == FUNCTION:
             detail = f"torch is only imported inside a function (line {t.line})"
-            fix = add_torch_fix(file.path, module, v.event, comments, when="at import time")
+            fix = unsafe("at import time")
         elif v.reason == LATER_IN_SCOPE:
             detail = f"in this function torch is first imported on line {t.line}"
-            fix = add_torch_fix(file.path, module, v.event, comments, when="earlier in this function")
+            fix = unsafe("earlier in this function")
         else:
             detail = "this entry script imports no torch before it"
-            fix = add_torch_fix(file.path, module, v.event, comments,
-                                when="when the function is called" if v.event.scope else "at import time")
+            fix = unsafe("when the function is called" if v.event.scope else "at import time")
         yield Finding(
-            _location(file, module, v.event.node),
+            Location(file.path, v.event.line, v.event.column),
             args={"statement": stmt, "detail": detail, "torch_line": t.line if t else None},
             fix=fix,
             fingerprint=f"CVL401:{stmt}",
@@ -143,8 +179,8 @@ def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
 
 @check("python.unguarded_decord_import")
 def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
-    data = _data(file)
-    if data is None or b"decord" not in data:
+    model = _decord_model(file, ctx)
+    if model is None or not model.utf8 or model.comments is None:
         return
     project = ctx.project
     sorters = project.memo("python.sorters", lambda: detect_sorters(Path(os.path.abspath(project.root))))
@@ -152,24 +188,21 @@ def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
     active = [s for s in sorters if s.applies_to(rel)]
     if not active:
         return
-    info = parsed(project, file)
-    module = info.result
-    if info.model is None or not isinstance(module, Module) or module.text is None:
-        return
-    comments = _comments(project, file, module)
     torch_modules = _list_param(ctx.params, "torch_modules")
-    for u in unguarded_decord(info.model, active, comments, torch_modules, module_package(file.path, project.root)):
-        stmt = _statement(module, u.event.node)
+    found = unguarded_decord(model, active, model.comments, torch_modules, module_package(file.path, project.root))
+    source = _source(project, file) if found else None
+    for u in found:
+        stmt = u.event.statement
         yield Finding(
-            _location(file, module, u.event.node),
+            Location(file.path, u.event.line, u.event.column),
             args={
                 "statement": stmt,
                 "sorter": u.sorter.tool,
                 "origin": u.sorter.origin,
-                "torch_statement": _statement(module, u.torch_event.node),
+                "torch_statement": u.torch_event.statement,
                 "torch_line": u.torch_event.line,
             },
-            fix=guard_fix(file.path, module, u.event, comments),
+            fix=_fix(source, lambda e: guard_fix(file.path, source.module, e, source.comments), u.event),
             fingerprint=f"CVL402:{stmt}",
         )
 
@@ -186,14 +219,8 @@ def transitive_decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
     for chain in chains:
         if Path(os.path.abspath(chain.entry.path)) != path:
             continue
-        info = parsed(project, file)
-        module = info.result
-        node = chain.event.node
-        location = (
-            _location(file, module, node) if isinstance(module, Module) else Location(file.path, node.lineno)
-        )
         yield Finding(
-            location,
+            Location(file.path, chain.event.line, chain.event.column),
             args={"entry": _rel(file.path, project.root), "chain": chain.render(project.root),
                   "statement": chain.decord},
             fingerprint=f"CVL403:{_rel(chain.steps[-1][0], project.root)}:{chain.decord}",

@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 DB_NAME = "probes.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 2
-TABLES = ("probes", "digests")
+SCHEMA = 3
+TABLES = ("probes", "digests", "python_facts")  # python_facts: the code rules' (python/fact_cache.py)
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900

@@ -7,6 +7,9 @@
 - `sorter`: `detect_sorters(root) -> tuple[Sorter, ...]` (isort / ruff / pre-commit).
 - `guards`: `scan_comments(text) -> Comments` (isort: skip/off/on/split, noqa I001).
 - `graph`: `import_graph(project, torch_modules, entry_points) -> list[Chain]` (CVL403),
-  `may_reach_decord(project)`, `parsed(project, file)`.
+  `may_reach_decord(project)`.
+- `facts`: `file_facts(data) -> FileFacts`, what the checks read of a file (cacheable data).
+- `fact_cache`: `facts_of(project) -> FactStore`, the facts of a run's files, from the cache
+  when a file is unchanged (the `python_facts` table of the probe cache's database).
 - `fixes`: `move_fix`, `add_torch_fix`, `guard_fix` (text edits).
 """

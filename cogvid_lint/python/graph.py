@@ -11,14 +11,14 @@ entry script's own function-level imports run after all of that, in text order.
 To stay fast on big trees nothing is parsed unless some file mentions `decord`: the
 files that may reach decord are found with a cheap text closure (a file can only import
 a module whose last name it spells out), and only entry scripts in that set are walked.
+Everything here reads the files' facts (fact_cache.py), never their bytes.
 """
 
 from __future__ import annotations
 
-import ast
 import os
-import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -29,8 +29,8 @@ from cogvid_lint.python.classify import (
     matches_entry_point,
     module_package,
 )
-from cogvid_lint.python.model import ImportEvent, ModuleModel, build_model
-from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
+from cogvid_lint.python.fact_cache import facts_of
+from cogvid_lint.python.facts import ImportFact, ModuleFacts, import_words
 
 if TYPE_CHECKING:
     from cogvid_lint.discover.project import Project, PythonFile
@@ -38,77 +38,8 @@ if TYPE_CHECKING:
 _MAX_DEPTH = 400
 
 
-@dataclass
-class Parsed:
-    """A parse result with its import model (None when it does not parse)."""
-
-    result: Module | SyntaxProblem
-    model: ModuleModel | None
-
-
-def parsed(project: "Project", file: "PythonFile") -> Parsed:
-    cache: dict[Path, Parsed] = project.memo("python.parsed", dict)
-    hit = cache.get(file.path)
-    if hit is None:
-        try:
-            data = file.data
-        except OSError as exc:
-            hit = Parsed(SyntaxProblem(1, 1, f"cannot read: {exc.strerror or exc}"), None)
-        else:
-            result = parse_source(data, str(file.path))
-            model = None
-            if isinstance(result, Module):
-                try:
-                    model = build_model(result.tree)
-                except RecursionError:
-                    result = SyntaxProblem(1, 1, "too deeply nested to analyse")
-            hit = Parsed(result, model)
-        cache[file.path] = hit
-    return hit
-
-
-def _read(file: "PythonFile") -> bytes:
-    try:
-        return file.data
-    except OSError:
-        return b""
-
-
-def _last_name(path: Path) -> bytes:
-    name = path.parent.name if path.name == "__init__.py" else path.stem
-    return name.encode("utf-8", "replace")
-
-
-_IMPORT_STMT = re.compile(
-    rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n;#\\]|\\\r?\n)*)"
-    rb"|import[ \t]+((?:[^\n;#\\]|\\\r?\n)*))",
-    re.M,
-)
-_WORD = re.compile(rb"[A-Za-z_]\w*")
-
-
-def import_words(data: bytes, tops: frozenset[bytes]) -> frozenset[bytes]:
-    """Every name an import statement of `data` spells, for imports that may be first-party
-    (relative, or whose top name is a folder or module somewhere in the run). A superset:
-    text that only looks like an import (in a string) adds names, never removes them."""
-    if b"import" not in data:
-        return frozenset()
-    if b"\r" in data and b"\n" not in data:
-        data = data.replace(b"\r", b"\n")
-    words: set[bytes] = set()
-    for m in _IMPORT_STMT.finditer(data):
-        module, names, plain = m.group(1), m.group(2), m.group(3)
-        if plain is not None:
-            for part in plain.split(b","):
-                dotted = _WORD.findall(part.split(b" as ")[0])
-                if dotted and dotted[0] in tops:
-                    words.update(dotted)
-        elif module is not None:
-            dotted = _WORD.findall(module)
-            if module.startswith(b".") or (dotted and dotted[0] in tops):
-                words.update(dotted)
-                words.update(_WORD.findall(names or b""))
-    return frozenset(words)
+def _last_name(path: Path) -> str:
+    return path.parent.name if path.name == "__init__.py" else path.stem
 
 
 def may_reach_decord(project: "Project") -> frozenset[Path]:
@@ -117,17 +48,18 @@ def may_reach_decord(project: "Project") -> frozenset[Path]:
     its import statements spell out, so this needs no parsing."""
 
     def build() -> frozenset[Path]:
+        store = facts_of(project)
         files = list(project.python_files)
-        reach = {f.path for f in files if b"decord" in _read(f)}
+        reach = {f.path for f in files if (store.facts.get(f.path) or _NONE).decord}
         if not reach:
             return frozenset()
-        tops: set[bytes] = set()
+        tops: set[str] = set()
         for f in files:
-            parts = Path(os.path.abspath(f.path)).parts
-            tops.update(p.encode("utf-8", "replace") for p in parts[:-1])
+            tops.update(Path(os.path.abspath(f.path)).parts[:-1])
             tops.add(_last_name(f.path))
         top_set = frozenset(tops)
-        words = {f.path: import_words(_read(f), top_set) for f in files if f.path not in reach}
+        words = {f.path: import_words(store.groups(f), top_set) for f in files if f.path not in reach}
+        store.flush()
         names = {_last_name(p) for p in reach}
         seen = set(names)
         while names and words:
@@ -144,12 +76,19 @@ def may_reach_decord(project: "Project") -> frozenset[Path]:
     return project.memo("python.may_reach_decord", build)
 
 
+class _NoFacts:
+    decord = main = False
+
+
+_NONE = _NoFacts()
+
+
 @dataclass(frozen=True)
 class Chain:
     """An entry script's import that leads to decord before torch."""
 
     entry: "PythonFile"
-    event: ImportEvent  # the entry script's import statement at the head of the chain
+    event: ImportFact  # the entry script's import statement at the head of the chain
     steps: tuple[tuple[Path, int], ...]  # (file, line) from the entry down to decord's module
     decord: str  # the decord import statement
 
@@ -213,13 +152,18 @@ class ImportGraph:
         self.root = _norm(project.root)
         self.torch_modules = tuple(torch_modules)
         self.entry_points = tuple(entry_points)
-        self.index = _Index(self.root, {_norm(f.path): f for f in project.python_files})
         self.read: set[Path] = set()  # files this walk parsed (CVL400 reports their syntax errors)
+        self.store = facts_of(project)
 
-    def _parsed(self, path: Path) -> Parsed:
+    @cached_property
+    def index(self) -> _Index:  # built only when some file may reach decord
+        return _Index(self.root, {_norm(f.path): f for f in self.project.python_files})
+
+    def _model(self, path: Path) -> ModuleFacts | None:
         file = self.index.files[path]
         self.read.add(file.path)
-        return parsed(self.project, file)
+        parse = self.store.parse(file)
+        return parse if isinstance(parse, ModuleFacts) else None
 
     def chains(self) -> list[Chain]:
         reach = may_reach_decord(self.project)
@@ -231,12 +175,12 @@ class ImportGraph:
             if file is None:
                 continue
             configured = bool(self.entry_points) and matches_entry_point(path, self.root, self.entry_points)
-            if not configured and b"__main__" not in _read(file):
+            if not configured and not (self.store.facts.get(file.path) or _NONE).main:
                 continue
-            info = self._parsed(path)
-            if info.model is None or not (configured or info.model.has_main_guard):
+            model = self._model(path)
+            if model is None or not (configured or model.has_main_guard):
                 continue
-            chain = self._walk_entry(file, info.model)
+            chain = self._walk_entry(file, model)
             if chain is not None:
                 out.append(chain)
         return out
@@ -244,7 +188,7 @@ class ImportGraph:
     def _package(self, path: Path) -> str:
         return module_package(path, self.root)
 
-    def _targets(self, event: ImportEvent, path: Path, roots: Sequence[Path]) -> list[Path]:
+    def _targets(self, event: ImportFact, path: Path, roots: Sequence[Path]) -> list[Path]:
         if event.level:
             name = absolute_module(event, self._package(path))
             roots = [self.root, self.root / "src"]
@@ -259,7 +203,7 @@ class ImportGraph:
                         files.append(sub[-1])
         return files
 
-    def _walk_entry(self, entry: "PythonFile", model: ModuleModel) -> Chain | None:
+    def _walk_entry(self, entry: "PythonFile", model: ModuleFacts) -> Chain | None:
         here = _norm(entry.path)
         roots = list(dict.fromkeys([here.parent, self.root, self.root / "src"]))
         executed = {here}
@@ -286,17 +230,17 @@ class ImportGraph:
         executed.add(path)
         if depth > _MAX_DEPTH:
             return None
-        info = self._parsed(path)
-        if info.model is None:
+        model = self._model(path)
+        if model is None:
             return None
         package = self._package(path)
-        for event in info.model.events:
+        for event in model.events:
             if event.scope:
                 break  # function bodies do not run on import
             if is_torch_import(event, self.torch_modules, package):
                 return "torch"
             if is_decord_import(event):
-                return ((path, event.line),), _statement(info.result, event)
+                return ((path, event.line),), event.statement
             for target in self._targets(event, path, roots):
                 if target in executed:
                     continue
@@ -307,13 +251,6 @@ class ImportGraph:
                     steps, stmt = outcome
                     return ((path, event.line),) + steps, stmt
         return None
-
-
-def _statement(result: Module | SyntaxProblem, event: ImportEvent) -> str:
-    try:
-        return ast.unparse(event.node)
-    except Exception:  # pragma: no cover - unparse of a parsed node does not fail
-        return "import decord"
 
 
 @dataclass(frozen=True)
@@ -328,7 +265,9 @@ def walk_entries(project: "Project", torch_modules: Iterable[str] = (), entry_po
 
     def build() -> Walk:
         graph = ImportGraph(project, tm, ep)
-        return Walk(tuple(graph.chains()), frozenset(graph.read))
+        chains = tuple(graph.chains())
+        graph.store.flush()  # the parses this walk needed, for the next run
+        return Walk(chains, frozenset(graph.read))
 
     return project.memo(f"python.graph:{tm!r}:{ep!r}", build)
 

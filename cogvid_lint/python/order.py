@@ -1,5 +1,6 @@
 """Verdicts on one module: decord imported before torch (CVL401), or after torch but in
-reach of an import sorter that would move it first (CVL402)."""
+reach of an import sorter that would move it first (CVL402). They read the module's
+facts (facts.py), never its text, so a warm run decides without opening the file."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from cogvid_lint.python.classify import is_decord_import, is_torch_import
+from cogvid_lint.python.facts import ImportFact, ModuleFacts
 from cogvid_lint.python.guards import Comments
-from cogvid_lint.python.model import ImportEvent, ModuleModel, import_block
 from cogvid_lint.python.sorter import Sorter
 
 LATER = "later"  # torch is imported at module level, after the decord import
@@ -19,35 +20,35 @@ LATER_IN_SCOPE = "later-in-scope"  # inside one function: decord, then torch
 
 @dataclass(frozen=True)
 class Violation:
-    event: ImportEvent
+    event: ImportFact
     reason: str
-    torch_event: ImportEvent | None
+    torch_event: ImportFact | None
 
 
 @dataclass(frozen=True)
 class Unguarded:
-    event: ImportEvent
+    event: ImportFact
     sorter: Sorter
-    torch_event: ImportEvent
+    torch_event: ImportFact
 
 
-def split_events(model: ModuleModel, torch_modules: Sequence[str], package: str):
+def split_events(model: ModuleFacts, torch_modules: Sequence[str], package: str):
     torch = [e for e in model.events if is_torch_import(e, torch_modules, package)]
     decord = [e for e in model.events if is_decord_import(e) and e not in torch]
     return torch, decord
 
 
-def _first_per_node(events: Sequence[ImportEvent]) -> list[ImportEvent]:
-    seen: set[int] = set()
+def _first_per_node(events: Sequence[ImportFact]) -> list[ImportFact]:
+    seen: set[tuple[int, int]] = set()
     out = []
     for e in events:
-        if id(e.node) not in seen:
-            seen.add(id(e.node))
+        if e.stmt not in seen:
+            seen.add(e.stmt)
             out.append(e)
     return out
 
 
-def decord_violations(model: ModuleModel, torch_modules: Sequence[str] = (), package: str = "",
+def decord_violations(model: ModuleFacts, torch_modules: Sequence[str] = (), package: str = "",
                       is_entry: bool = False) -> list[Violation]:
     """Each decord import statement that runs while torch is not yet imported (CVL401).
 
@@ -82,7 +83,7 @@ def decord_violations(model: ModuleModel, torch_modules: Sequence[str] = (), pac
     return out
 
 
-def unguarded_decord(model: ModuleModel, sorters: Sequence[Sorter], comments: Comments,
+def unguarded_decord(model: ModuleFacts, sorters: Sequence[Sorter], comments: Comments,
                      torch_modules: Sequence[str] = (), package: str = "") -> list[Unguarded]:
     """Decord imports that follow torch in one import block that a sorter would reorder
     so that decord comes first, with no guard that the sorter honours (CVL402)."""
@@ -94,33 +95,34 @@ def unguarded_decord(model: ModuleModel, sorters: Sequence[Sorter], comments: Co
         before = [t for t in torch if t.order < d.order and (t.scope == 0 or t.scope == d.scope)]
         if not before:
             continue  # CVL401's business (or no torch at all)
-        body = d.body
-        first, last = import_block(body, d.index)
-        in_block = {id(body[i]) for i in range(first, last + 1)}
-        if any(id(t.node) not in in_block or t.body is not body for t in before):
+        first, last = model.import_block(d.body, d.index)
+        if any(t.body != d.body or not first <= t.index <= last for t in before):
             continue  # torch already ran before this block: no sorter can undo that
         for sorter in sorters:
-            hit = _sorter_moves_first(d, sorter, comments, torch, body, first, last)
+            hit = _sorter_moves_first(model, d, sorter, comments, torch, first, last)
             if hit is not None:
                 out.append(Unguarded(d, sorter, hit))
                 break
     return out
 
 
-def _sorter_moves_first(d: ImportEvent, sorter: Sorter, comments: Comments, torch: Sequence[ImportEvent],
-                        body: list, first: int, last: int) -> ImportEvent | None:
+def _sorter_moves_first(model: ModuleFacts, d: ImportFact, sorter: Sorter, comments: Comments,
+                        torch: Sequence[ImportFact], first: int, last: int) -> ImportFact | None:
     if comments.skip_file or (sorter.tool == "ruff" and comments.ruff_noqa_file):
         return None
-    line = d.node.lineno
+    line = d.line
     if comments.skipped(line) or comments.switched_off(line):
         return None
 
+    def lineno(i: int) -> int:
+        return model.line_of(d.body, i)
+
     def barrier(i: int) -> bool:
-        n = body[i].lineno
+        n = lineno(i)
         return comments.skipped(n) or comments.switched_off(n)
 
     def split_between(i: int, j: int) -> bool:
-        return any(body[i].lineno <= s < body[j].lineno for s in comments.split_lines)
+        return any(lineno(i) <= s < lineno(j) for s in comments.split_lines)
 
     lo = d.index
     while lo > first and not barrier(lo - 1) and not split_between(lo - 1, lo):
@@ -128,10 +130,9 @@ def _sorter_moves_first(d: ImportEvent, sorter: Sorter, comments: Comments, torc
     hi = d.index
     while hi < last and not barrier(hi + 1) and not split_between(hi, hi + 1):
         hi += 1
-    if sorter.tool == "ruff" and comments.noqa_i001(body[lo].lineno):
+    if sorter.tool == "ruff" and comments.noqa_i001(lineno(lo)):
         return None
-    run = {id(body[i]) for i in range(lo, hi + 1)}
-    mates = [t for t in torch if id(t.node) in run and t.body is body]
+    mates = [t for t in torch if t.body == d.body and lo <= t.index <= hi]
     if not any(t.order < d.order for t in mates):
         return None  # torch ran in an earlier run of the block
     key = sorter.sort_key(d.module, d.level, d.is_from)

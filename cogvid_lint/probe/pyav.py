@@ -21,6 +21,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from cogvid_lint.probe.info import VideoInfo
+from cogvid_lint.probe.mp4box import h264_pix_fmt, sniff_format
 
 # Timestamp jitter below this share of the median step is rounding (mkv stores ms: 30 fps
 # alternates 33/34 ms), not variable frame rate.
@@ -33,6 +34,12 @@ MAX_DECODE_PIXELS = 8192 * 4352
 MAX_TAIL_PIXELS = 400_000_000
 MAX_TAIL_BYTES = 64 << 20
 _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
+# FFmpeg decodes frames while it reads stream info, to learn the pixel format: that costs
+# as much as decoding the first frames, and is most of what decord's open costs. For
+# containers whose headers give frame rate and count, we let no decoder open while FFmpeg
+# probes, and read the pixel format from the codec's headers instead.
+_HEADER_ONLY = {"codec_whitelist": "none"}
+_DECODE = object()  # "only a decoded frame tells"
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -62,6 +69,20 @@ def _probe(p: str) -> VideoInfo:
 
     import av  # lazy: importing av costs ~0.1 s, too much for CLI start-up
 
+    fmt = sniff_format(p)
+    if fmt:
+        try:
+            container = av.open(p, format=fmt, metadata_errors="ignore",
+                                container_options=_HEADER_ONLY)
+        except (av.error.FFmpegError, OSError):
+            container = None  # the ordinary open below reports it as it always did
+        if container is not None:
+            with container:
+                pix_fmt = _header_pix_fmt(container)
+                if pix_fmt is not _DECODE:
+                    return _inspect(av, container, p, size, pix_fmt)
+    # Other containers, and what only a decoded frame tells (MPEG-4 Part 2's frame size,
+    # codecs we do not parse): open as decord's FFmpeg does.
     try:
         container = av.open(p, mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -70,7 +91,27 @@ def _probe(p: str) -> VideoInfo:
         return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
                          size_bytes=size)
     with container:
-        return _inspect(av, container, p, size)
+        return _inspect(av, container, p, size, _DECODE)
+
+
+def _header_pix_fmt(container):
+    """The video stream's pixel format as the headers give it; _DECODE when the header
+    open left something that only decoding tells (or that probing might guess)."""
+    vs = _pick_stream(container)
+    cc = vs.codec_context if vs is not None else None
+    if cc is None:
+        return None  # _inspect reports why
+    if cc.width <= 0 or cc.height <= 0 or not vs.average_rate:
+        # MPEG-4 Part 2 in mov takes its size from a decoded frame; without a header rate
+        # our fps falls back to FFmpeg's guess, which decoding informs
+        return _DECODE
+    if cc.pix_fmt:
+        return cc.pix_fmt
+    if cc.name == "h264":
+        return h264_pix_fmt(cc.extradata, int(cc.color_range), int(cc.colorspace)) or _DECODE
+    if cc.name == "vp9" and cc.profile == "Profile 0":
+        return "yuv420p"  # profile 0 is 8-bit 4:2:0 by definition
+    return _DECODE
 
 
 def _open_error(p: str, exc) -> str:
@@ -102,7 +143,7 @@ def _pick_stream(container):
     return None
 
 
-def _inspect(av, container, p: str, size: int) -> VideoInfo:
+def _inspect(av, container, p: str, size: int, pix_fmt: str | None) -> VideoInfo:
     fmt = container.format.name
     base = {"path": p, "size_bytes": size, "container": fmt,
             "has_audio": bool(container.streams.audio)}
@@ -115,7 +156,8 @@ def _inspect(av, container, p: str, size: int) -> VideoInfo:
     if fmt.endswith("_pipe") or fmt in _IMAGE_FORMATS:
         return VideoInfo(**base, codec=cc.name, error=f"not a video ({fmt} image)")
     coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
-    base.update(codec=cc.name, pix_fmt=cc.pix_fmt, coded_width=coded_w,
+    pix_fmt = cc.pix_fmt if pix_fmt is _DECODE else pix_fmt
+    base.update(codec=cc.name, pix_fmt=pix_fmt, coded_width=coded_w,
                 coded_height=coded_h, header_frames=max(int(vs.frames or 0), 0))
     if coded_w <= 0 or coded_h <= 0:
         return VideoInfo(**base, error="unknown frame size")

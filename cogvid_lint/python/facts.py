@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cogvid_lint.python.guards import Comments, scan_comments
@@ -28,41 +28,57 @@ from cogvid_lint.python.model import build_model
 from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
 
 
-@dataclass(frozen=True, eq=False)
 class ImportFact:
     """One module an `import` statement loads, at its place in execution order
     (see `model.ImportEvent`, whose `order` it shares). `body` numbers the statement
     list holding the statement and `index` is its place there: (body, index) names the
     statement, and consecutive indexes of one body form an import block (every import
-    statement of a walked body is an event)."""
+    statement of a walked body is an event). Compared by identity, like ImportEvent.
 
-    module: str
-    level: int
-    names: tuple[str, ...]
-    is_from: bool
-    scope: int
-    order: int
-    line: int
-    column: int  # 1-based character column of the statement
-    statement: str  # the statement as `ast.unparse` writes it
-    body: int
-    index: int
+    (The classes here are plain classes with slots, not dataclasses: building a dataclass
+    costs about a millisecond at import, and the code hook's start-up is counted.)"""
+
+    __slots__ = ("module", "level", "names", "is_from", "scope", "order", "line", "column", "statement",
+                 "body", "index")
+
+    def __init__(self, module: str, level: int, names: tuple[str, ...], is_from: bool, scope: int, order: int,
+                 line: int, column: int, statement: str, body: int, index: int):
+        self.module = module
+        self.level = level
+        self.names = names
+        self.is_from = is_from
+        self.scope = scope
+        self.order = order
+        self.line = line
+        self.column = column  # 1-based character column of the statement
+        self.statement = statement  # the statement as `ast.unparse` writes it
+        self.body = body
+        self.index = index
 
     @property
     def stmt(self) -> tuple[int, int]:
         return (self.body, self.index)
 
+    def __repr__(self) -> str:
+        return f"ImportFact({self.statement!r}, line={self.line}, scope={self.scope}, order={self.order})"
 
-@dataclass(frozen=True)
+
 class ModuleFacts:
-    events: tuple[ImportFact, ...]
-    has_main_guard: bool
-    utf8: bool  # False: a coding cookie made it parse; the fixes cannot edit it
-    comments: Comments | None  # the sorter directives (files that mention decord only)
+    """The import model of a module that parses (see model.py), as facts."""
+
+    __slots__ = ("events", "has_main_guard", "utf8", "comments", "_stmts")
+
+    def __init__(self, events: tuple[ImportFact, ...], has_main_guard: bool, utf8: bool,
+                 comments: Comments | None):
+        self.events = events
+        self.has_main_guard = has_main_guard
+        self.utf8 = utf8  # False: a coding cookie made it parse; the fixes cannot edit it
+        self.comments = comments  # the sorter directives (files that mention decord only)
+        self._stmts: dict[int, dict[int, int]] | None = None
 
     def import_block(self, body: int, index: int) -> tuple[int, int]:
         """`model.import_block` on facts: the run of import statements around body[index]."""
-        taken = self._statements.get(body, {})
+        taken = self._statements().get(body, {})
         first = last = index
         while first - 1 in taken:
             first -= 1
@@ -71,28 +87,27 @@ class ModuleFacts:
         return first, last
 
     def line_of(self, body: int, index: int) -> int:
-        return self._statements[body][index]
+        return self._statements()[body][index]
 
-    @property
     def _statements(self) -> dict[int, dict[int, int]]:
-        cached = self.__dict__.get("_stmts")
-        if cached is None:
-            cached = {}
+        if self._stmts is None:
+            self._stmts = {}
             for e in self.events:
-                cached.setdefault(e.body, {})[e.index] = e.line
-            object.__setattr__(self, "_stmts", cached)
-        return cached
+                self._stmts.setdefault(e.body, {})[e.index] = e.line
+        return self._stmts
 
 
 Parse = ModuleFacts | SyntaxProblem
 
 
-@dataclass
 class FileFacts:
-    decord: bool
-    main: bool
-    groups: str | None = None
-    parse: Parse | None = None
+    __slots__ = ("decord", "main", "groups", "parse")
+
+    def __init__(self, decord: bool, main: bool, groups: str | None = None, parse: Parse | None = None):
+        self.decord = decord
+        self.main = main
+        self.groups = groups
+        self.parse = parse
 
 
 def file_facts(data: bytes) -> FileFacts:
@@ -141,12 +156,15 @@ def _column(module: Module, node: ast.stmt) -> int:
 
 # ------------------------------------------------------------------ import names (CVL403)
 
-_IMPORT_STMT = re.compile(
-    rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n;#\\]|\\\r?\n)*)"
-    rb"|import[ \t]+((?:[^\n;#\\]|\\\r?\n)*))",
-    re.M,
-)
-_WORD = re.compile(rb"[A-Za-z_]\w*")
+@cache
+def _patterns() -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Compiled on first use: only runs where some file mentions decord need them."""
+    statement = re.compile(
+        rb"(?:^|[;:])[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]*(\([^)]*\)|(?:[^\n;#\\]|\\\r?\n)*)"
+        rb"|import[ \t]+((?:[^\n;#\\]|\\\r?\n)*))",
+        re.M,
+    )
+    return statement, re.compile(rb"[A-Za-z_]\w*")
 
 
 def import_groups(data: bytes) -> str:
@@ -157,19 +175,20 @@ def import_groups(data: bytes) -> str:
         return ""
     if b"\r" in data and b"\n" not in data:
         data = data.replace(b"\r", b"\n")
+    statement, word = _patterns()
     groups: dict[str, None] = {}
-    for m in _IMPORT_STMT.finditer(data):
+    for m in statement.finditer(data):
         module, names, plain = m.group(1), m.group(2), m.group(3)
         if plain is not None:
             for part in plain.split(b","):
-                dotted = _WORD.findall(part.split(b" as ")[0])
+                dotted = word.findall(part.split(b" as ")[0])
                 if dotted:
                     groups[b" ".join([dotted[0], *dotted]).decode("ascii")] = None
         elif module is not None:
-            dotted = _WORD.findall(module)
+            dotted = word.findall(module)
             top = b"." if module.startswith(b".") else (dotted[0] if dotted else b"")
             if top:
-                groups[b" ".join([top, *dotted, *_WORD.findall(names or b"")]).decode("ascii")] = None
+                groups[b" ".join([top, *dotted, *word.findall(names or b"")]).decode("ascii")] = None
     return "\n".join(groups)
 
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from unprivileged import permission_prefix
 
 from cogvid_lint.cli import main
 
@@ -232,12 +233,7 @@ def test_chmod_000_unchanged_files_warm_run_is_the_same(proj, capsys):
     cold = _lint(capsys)
     keep = FIX_READ  # read for their fixes' text edits (and suppressed.py for its noqa)
     locked = [proj / rel for rel in FILES if rel.endswith(".py") and rel not in keep]
-    prefix = []
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("setpriv (util-linux) is needed to drop root privileges")
-        drop = "-dac_override,-dac_read_search"
-        prefix = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}"]
+    prefix = permission_prefix()
 
     def run(*extra: str) -> str:
         proc = subprocess.run([*prefix, sys.executable, "-m", "cogvid_lint", "check", ".", "--select", "CVL4",
@@ -255,3 +251,14 @@ def test_chmod_000_unchanged_files_warm_run_is_the_same(proj, capsys):
     finally:
         for path in locked:
             path.chmod(0o644)
+
+
+def test_unusable_cache_folder_warns_once_and_lints(proj, capsys):
+    blocker = proj / "not-a-folder"
+    blocker.write_text("x")
+    capsys.readouterr()
+    main(["check", ".", "--select", "CVL4", "--output-format", "json", "--exit-zero", "--cache-dir",
+          str(blocker / "cache")])
+    out, err = capsys.readouterr()
+    assert err.count("warning") == 1, err
+    assert _found(out) == _found(_lint(capsys, "--no-cache"))

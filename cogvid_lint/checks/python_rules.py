@@ -29,8 +29,8 @@ from cogvid_lint.python.order import (
     decord_violations,
     unguarded_decord,
 )
-from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
 from cogvid_lint.python.sorter import detect_sorters
+from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
 from cogvid_lint.registry import RuleContext, check
 
 
@@ -88,14 +88,22 @@ def _source(project, file) -> _Source | None:
     return cache[file.path]
 
 
-def _fix(source: _Source | None, make, *facts: ImportFact | None) -> Fix | None:
-    """`make(*real events)` when every fact still names its event in the file."""
+def _events(source: _Source | None, *facts: ImportFact) -> list[ImportEvent] | None:
+    """The real events behind facts, None when there is no source or the file changed."""
     if source is None:
         return None
     events = [source.event(f) for f in facts]
-    if any(e is None for e, f in zip(events, facts) if f is not None):
-        return None
-    return make(*events)
+    return None if any(e is None for e in events) else events  # type: ignore[return-value]
+
+
+def _add_torch(source: _Source | None, file, fact: ImportFact, when: str) -> Fix | None:
+    events = _events(source, fact)
+    return add_torch_fix(file.path, source.module, events[0], source.comments, when=when) if events else None
+
+
+def _move(source: _Source | None, file, stmt: str, torch_fact: ImportFact, decord: list[ImportFact]) -> Fix | None:
+    events = _events(source, torch_fact, *decord)
+    return move_fix(file.path, source.module, events[1:], events[0], source.comments, stmt) if events else None
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -150,25 +158,21 @@ def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
     for v in violations:
         stmt = v.event.statement
         t = v.torch_event
-
-        def unsafe(when: str) -> Fix | None:
-            return _fix(source, lambda e: add_torch_fix(file.path, source.module, e, source.comments, when=when),
-                        v.event)
-
         if v.reason == LATER:
             detail = f"torch is first imported on line {t.line}"
             others = [w.event for w in later if w is not v]
-            fix = _fix(source, lambda te, *ds: move_fix(file.path, source.module, ds, te, source.comments, stmt),
-                       t, v.event, *others) or unsafe("earlier than before")
+            fix = _move(source, file, stmt, t, [v.event, *others]) or _add_torch(
+                source, file, v.event, "earlier than before")
         elif v.reason == FUNCTION:
             detail = f"torch is only imported inside a function (line {t.line})"
-            fix = unsafe("at import time")
+            fix = _add_torch(source, file, v.event, "at import time")
         elif v.reason == LATER_IN_SCOPE:
             detail = f"in this function torch is first imported on line {t.line}"
-            fix = unsafe("earlier in this function")
+            fix = _add_torch(source, file, v.event, "earlier in this function")
         else:
             detail = "this entry script imports no torch before it"
-            fix = unsafe("when the function is called" if v.event.scope else "at import time")
+            when = "when the function is called" if v.event.scope else "at import time"
+            fix = _add_torch(source, file, v.event, when)
         yield Finding(
             Location(file.path, v.event.line, v.event.column),
             args={"statement": stmt, "detail": detail, "torch_line": t.line if t else None},
@@ -193,6 +197,7 @@ def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
     source = _source(project, file) if found else None
     for u in found:
         stmt = u.event.statement
+        events = _events(source, u.event)
         yield Finding(
             Location(file.path, u.event.line, u.event.column),
             args={
@@ -202,7 +207,7 @@ def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
                 "torch_statement": u.torch_event.statement,
                 "torch_line": u.torch_event.line,
             },
-            fix=_fix(source, lambda e: guard_fix(file.path, source.module, e, source.comments), u.event),
+            fix=guard_fix(file.path, source.module, events[0], source.comments) if events else None,
             fingerprint=f"CVL402:{stmt}",
         )
 

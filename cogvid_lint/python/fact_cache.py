@@ -19,7 +19,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cogvid_lint.python.facts import FileFacts, Parse, file_facts, from_json, import_groups, parse_facts, to_json
+from cogvid_lint.python.facts import (
+    FileFacts,
+    Parse,
+    file_facts,
+    from_json,
+    import_groups,
+    parse_facts,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from cogvid_lint.discover.project import Project, PythonFile
@@ -93,7 +101,10 @@ class FactStore:
         from cogvid_lint.probe.cache_db import CacheDB
 
         db = CacheDB(self.folder)
-        return db if db.open() else None
+        if db.open():
+            return db
+        self.folder = None  # it warned once; the run goes on without the cache
+        return None
 
     def flush(self) -> None:
         """Write the facts computed since the last flush."""

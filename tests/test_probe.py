@@ -438,3 +438,66 @@ def test_clip_factory_marker_and_distinct_frames(tmp_path):
     ys, xs = (frames[0].min(axis=-1) > 200).nonzero()
     assert (ys.min(), ys.max(), xs.min(), xs.max()) == (20, 27, 28, 35)
     assert all((frames[i] != frames[i + 1]).any() for i in range(3))
+
+
+def _encode(path: Path, codec: str, pix_fmt: str, fmt: str, options: dict) -> Path:
+    """Five frames stored as `pix_fmt` (make_clip writes yuv420p only)."""
+    import numpy as np
+
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream(codec, rate=8)
+        vs.width, vs.height, vs.pix_fmt = 64, 48, pix_fmt
+        vs.codec_context.options = {"threads": "1", **options}
+        for i in range(5):
+            img = np.random.default_rng(i).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("codec,pix_fmt,fmt,options", [
+    ("libx264", "yuv420p", "mp4", {}),
+    ("libx264", "yuvj420p", "mp4", {}),  # full range: VUI flag
+    ("libx264", "yuv422p", "matroska", {}),
+    ("libx264", "yuv444p", "mp4", {"x264-params": "colormatrix=GBR"}),  # decodes as gbrp
+    ("libx264", "yuv420p10le", "matroska", {"cqm": "jvt"}),  # scaling lists in the SPS
+    ("libx264", "gray", "mp4", {}),  # monochrome decodes as 4:2:0
+    ("libx264", "yuv420p", "avi", {}),  # Annex B parameter sets
+    ("libvpx-vp9", "yuv420p", "webm", {"deadline": "realtime", "cpu-used": "8"}),
+    ("libvpx-vp9", "yuv444p", "webm", {"deadline": "realtime", "cpu-used": "8"}),
+    ("mpeg4", "yuv420p", "avi", {}),
+    ("mpeg4", "yuv420p", "mov", {}),  # frame size only from a decoded frame
+])
+def test_pixel_format_from_headers_matches_decoder(tmp_path, codec, pix_fmt, fmt, options):
+    # The probe opens without decoding and reads the pixel format from codec headers (or
+    # falls back to decoding): the answer must be the decoder's.
+    path = _encode(tmp_path / f"p.{fmt}", codec, pix_fmt, fmt, options)
+    with av.open(str(path)) as container:
+        decoded = container.streams.video[0].codec_context.pix_fmt
+    info = probe(path)
+    assert info.error is None, info.error
+    assert (info.pix_fmt, info.frames, info.width, info.height) == (decoded, 5, 64, 48)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize("keep_sps", [False, True])
+def test_missing_parameter_sets_is_unknown_pixel_format(tmp_path, suffix, keep_sps):
+    # x264 stores SPS/PPS only in the avcC record; without them no frame decodes, FFmpeg
+    # never learns the pixel format and decord's filter graph refuses the clip.
+    path = make_clip(tmp_path / f"nops{suffix}", frames=10)
+    with av.open(str(path)) as container:
+        avcc = container.streams.video[0].codec_context.extradata
+    data = bytearray(path.read_bytes())
+    at = data.find(avcc)
+    if keep_sps:  # PPS count (after the one SPS) -> 0
+        data[at + 8 + int.from_bytes(avcc[6:8], "big")] = 0
+    else:  # SPS count -> 0 (and then the PPS count reads 0 as well)
+        data[at + 5] = 0xE0
+    path.write_bytes(bytes(data))
+    info = probe(path)
+    assert (info.frames, info.pix_fmt) == (10, None)
+    assert info.error == "unknown pixel format (decord cannot open it)"
+    with pytest.raises(decord.DECORDError, match="Cannot create buffer source"):
+        decord.VideoReader(str(path))

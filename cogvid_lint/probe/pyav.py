@@ -40,6 +40,11 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 # probes, and read the pixel format from the codec's headers instead.
 _HEADER_ONLY = {"codec_whitelist": "none"}
 _DECODE = object()  # "only a decoded frame tells"
+# Profiles that fix the decoder's output format (the profile comes from the codec's
+# parser, which has then read the headers a decoder needs). MPEG-4 Part 2 decodes to
+# 4:2:0 in all but its Studio profiles.
+_PROFILE_PIX_FMT = {("vp9", "Profile 0"): "yuv420p", ("mpeg4", "Simple Profile"): "yuv420p",
+                    ("mpeg4", "Advanced Simple Profile"): "yuv420p"}
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -109,9 +114,7 @@ def _header_pix_fmt(container):
         return cc.pix_fmt
     if cc.name == "h264":
         return h264_pix_fmt(cc.extradata, int(cc.color_range), int(cc.colorspace)) or _DECODE
-    if cc.name == "vp9" and cc.profile == "Profile 0":
-        return "yuv420p"  # profile 0 is 8-bit 4:2:0 by definition
-    return _DECODE
+    return _PROFILE_PIX_FMT.get((cc.name, cc.profile), _DECODE)
 
 
 def _open_error(p: str, exc) -> str:

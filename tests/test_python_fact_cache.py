@@ -236,7 +236,8 @@ def test_chmod_000_unchanged_files_warm_run_is_the_same(proj, capsys):
     prefix = permission_prefix()
 
     def run(*extra: str) -> str:
-        proc = subprocess.run([*prefix, sys.executable, "-m", "cogvid_lint", "check", ".", "--select", "CVL4",
+        command = [shutil.which("cogvid-lint") or "cogvid-lint"]  # the installed command
+        proc = subprocess.run([*prefix, *command, "check", ".", "--select", "CVL4",
                                "--output-format", "json", "--exit-zero", *extra], cwd=proj, capture_output=True,
                               text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr

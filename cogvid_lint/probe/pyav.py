@@ -21,7 +21,8 @@ from fractions import Fraction
 from itertools import pairwise
 
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.mp4box import h264_pix_fmt, sniff_format
+from cogvid_lint.probe.mp4box import sniff_format
+from cogvid_lint.probe.pixfmt import DECODE, header_pix_fmt
 
 # Timestamp jitter below this share of the median step is rounding (mkv stores ms: 30 fps
 # alternates 33/34 ms), not variable frame rate.
@@ -30,7 +31,7 @@ MAX_SANE_FPS = 1000.0
 # The tail we would decode to verify the last packet: past these, a clip that already
 # lacks frames is reported truncated without decoding (a forged 16384x16384 header, a
 # GOP of hundreds of 8K frames) and we stop holding its packets in memory.
-MAX_DECODE_PIXELS = 8192 * 4352
+MAXDECODE_PIXELS = 8192 * 4352
 MAX_TAIL_PIXELS = 400_000_000
 MAX_TAIL_BYTES = 64 << 20
 _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
@@ -39,12 +40,7 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 # containers whose headers give frame rate and count, we let no decoder open while FFmpeg
 # probes, and read the pixel format from the codec's headers instead.
 _HEADER_ONLY = {"codec_whitelist": "none"}
-_DECODE = object()  # "only a decoded frame tells"
-# Profiles that fix the decoder's output format (the profile comes from the codec's
-# parser, which has then read the headers a decoder needs). MPEG-4 Part 2 decodes to
-# 4:2:0 in all but its Studio profiles.
-_PROFILE_PIX_FMT = {("vp9", "Profile 0"): "yuv420p", ("mpeg4", "Simple Profile"): "yuv420p",
-                    ("mpeg4", "Advanced Simple Profile"): "yuv420p"}
+
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -83,8 +79,8 @@ def _probe(p: str) -> VideoInfo:
             container = None  # the ordinary open below reports it as it always did
         if container is not None:
             with container:
-                pix_fmt = _header_pix_fmt(container)
-                if pix_fmt is not _DECODE:
+                pix_fmt = header_pix_fmt(_pick_stream(container))
+                if pix_fmt is not DECODE:
                     return _inspect(av, container, p, size, pix_fmt)
     # Other containers, and what only a decoded frame tells (MPEG-4 Part 2's frame size,
     # codecs we do not parse): open as decord's FFmpeg does.
@@ -96,25 +92,7 @@ def _probe(p: str) -> VideoInfo:
         return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
                          size_bytes=size)
     with container:
-        return _inspect(av, container, p, size, _DECODE)
-
-
-def _header_pix_fmt(container):
-    """The video stream's pixel format as the headers give it; _DECODE when the header
-    open left something that only decoding tells (or that probing might guess)."""
-    vs = _pick_stream(container)
-    cc = vs.codec_context if vs is not None else None
-    if cc is None:
-        return None  # _inspect reports why
-    if cc.width <= 0 or cc.height <= 0 or not vs.average_rate:
-        # MPEG-4 Part 2 in mov takes its size from a decoded frame; without a header rate
-        # our fps falls back to FFmpeg's guess, which decoding informs
-        return _DECODE
-    if cc.pix_fmt:
-        return cc.pix_fmt
-    if cc.name == "h264":
-        return h264_pix_fmt(cc.extradata, int(cc.color_range), int(cc.colorspace)) or _DECODE
-    return _PROFILE_PIX_FMT.get((cc.name, cc.profile), _DECODE)
+        return _inspect(av, container, p, size, DECODE)
 
 
 def _open_error(p: str, exc) -> str:
@@ -159,7 +137,7 @@ def _inspect(av, container, p: str, size: int, pix_fmt: str | None) -> VideoInfo
     if fmt.endswith("_pipe") or fmt in _IMAGE_FORMATS:
         return VideoInfo(**base, codec=cc.name, error=f"not a video ({fmt} image)")
     coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
-    pix_fmt = cc.pix_fmt if pix_fmt is _DECODE else pix_fmt
+    pix_fmt = cc.pix_fmt if pix_fmt is DECODE else pix_fmt
     base.update(codec=cc.name, pix_fmt=pix_fmt, coded_width=coded_w,
                 coded_height=coded_h, header_frames=max(int(vs.frames or 0), 0))
     if coded_w <= 0 or coded_h <= 0:
@@ -256,7 +234,7 @@ def _tail_problem(av, vs, scan: _Scan, pixels: int) -> str | None:
     """Why the last packet is unusable, or None when it decodes."""
     if scan.last_corrupt:
         return "last packet is incomplete"
-    if pixels > MAX_DECODE_PIXELS:
+    if pixels > MAXDECODE_PIXELS:
         return "last packet not verified (frame too large to decode)"
     packets = scan.tail
     if packets is None:

@@ -138,9 +138,9 @@ def prompt_files(data_root: Path) -> list[CacheFile]:
 
 def legacy_dirs(dataset: Dataset) -> list[Path]:
     """`videos/latent/` of the data root and `latent/` beside every listed clip's folder (inside the root)."""
-    folders = {dataset.root / "videos" / LEGACY_DIR}
-    folders.update(clip.path.parent / LEGACY_DIR for clip in dataset.clips if not clip.escapes_root)
-    return sorted(folders)
+    # as strings first: 100,000 clips share a few folders, and one Path each costs 0.3 s
+    parents = {os.path.dirname(clip.fspath) for clip in dataset.clips if not clip.escapes_root}
+    return sorted({dataset.root / "videos" / LEGACY_DIR, *(Path(parent) / LEGACY_DIR for parent in parents)})
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -100,20 +101,16 @@ class EntryJudge:
 
     def __init__(self, dataset: Dataset, stamp: Stamp | None):
         self.dataset, self.stamp = dataset, stamp
-        self.by_stem: dict[str, list[Clip]] = {}
-        for clip in dataset.clips:  # clips outside the root too: the trainer caches them by stem alike
-            self.by_stem.setdefault(clip.stem, []).append(clip)
-        self._stats: dict[Path, os.stat_result | None] = {}
         self._same: dict[Path, bool | None] = {}
         self._verdicts: dict[Path, Verdict | None] = {}
 
-    def stat(self, clip: Clip) -> os.stat_result | None:
-        if clip.path not in self._stats:
-            try:
-                self._stats[clip.path] = os.stat(clip.path)
-            except OSError:
-                self._stats[clip.path] = None
-        return self._stats[clip.path]
+    @cached_property
+    def by_stem(self) -> dict[str, list[Clip]]:
+        """Listed at the first entry judged: a dataset without a cache never needs it."""
+        by_stem: dict[str, list[Clip]] = {}
+        for clip in self.dataset.clips:  # clips outside the root too: the trainer caches them by stem alike
+            by_stem.setdefault(clip.stem, []).append(clip)
+        return by_stem
 
     def judge(self, entry: CacheFile) -> Verdict | None:
         if entry.path not in self._verdicts:  # three rules ask about each latent
@@ -122,7 +119,7 @@ class EntryJudge:
         return self._verdicts[entry.path]
 
     def _judge_one(self, entry: CacheFile, clip: Clip) -> Verdict | None:
-        st = self.stat(clip)
+        st = clip.stat  # taken once a run, by discovery
         if st is None:
             return None  # a missing clip is missing-media, not a stale cache
         record = self._record(clip)
@@ -196,9 +193,8 @@ def build_stamp(dataset: Dataset) -> tuple[Stamp, StampSummary] | None:
         key = file_key(clip.path, dataset.root)
         if key in clips:
             continue
-        try:
-            st = os.stat(clip.path)
-        except OSError:
+        st = clip.stat
+        if st is None:
             continue  # missing-media reports it
         entries = {}
         for entry in stamp_entries(clip, folder, first_frames):

@@ -125,34 +125,40 @@ def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
 
 
 def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnostic]:
+    from cogvid_lint.gcpause import gc_paused
+
     diagnostics: list[Diagnostic] = []
-    for rule in active:
-        ctx = None
-        for subject, dataset in _subjects(rule.spec.target, project):
-            if ctx is None or ctx.dataset is not dataset:  # one per dataset, not one per clip
+    append = diagnostics.append
+    probed: dict[int, list[Any]] = {}  # the clips with probe results, listed once for every video rule
+    with gc_paused():  # a re-lint of 10,000 clips makes as many findings: nothing for the collector
+        for rule in active:
+            check = rule.check
+            for dataset, subjects in _subjects(rule.spec.target, project, probed):
                 ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
-            try:
-                for finding in rule.check(subject, ctx):
-                    diagnostics.append(stamp(rule, finding))
-            except Exception as exc:  # a bug in a check must not hide the others' findings silently
-                where = getattr(subject, "path", None) or getattr(subject, "root", "")
-                raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: {exc.__class__.__name__}: {exc}") from exc
-    unique = {(d.code, d.location, d.message, d.anchor): d for d in diagnostics}
-    return sorted(unique.values(), key=lambda d: d.sort_key)
+                for subject in subjects:
+                    try:
+                        for finding in check(subject, ctx):
+                            append(stamp(rule, finding))
+                    except Exception as exc:  # a bug in a check must not hide the others' findings silently
+                        where = getattr(subject, "path", None) or getattr(subject, "root", "")
+                        raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: "
+                                           f"{exc.__class__.__name__}: {exc}") from exc
+        unique = {(d.code, d.location, d.message, d.anchor): d for d in diagnostics}
+        return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
-def _subjects(target: str, project: Project) -> Iterator[tuple[Any, Any]]:
+def _subjects(target: str, project: Project, probed: dict[int, list[Any]]) -> Iterator[tuple[Any, Sequence[Any]]]:
+    """(dataset, the rule's subjects in it): a check's context is made once per dataset."""
     if target == "python":
-        for file in project.python_files:
-            yield file, None
+        yield None, project.python_files
     elif target == "video":
         for dataset in project.datasets:
-            for clip in dataset.clips:
-                if clip.info is not None:
-                    yield clip, dataset
+            if id(dataset) not in probed:
+                probed[id(dataset)] = [clip for clip in dataset.clips if clip.info is not None]
+            yield dataset, probed[id(dataset)]
     else:
         for dataset in project.datasets:
-            yield dataset, dataset
+            yield dataset, (dataset,)
 
 
 class _KeepUnknown(dict):

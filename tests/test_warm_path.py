@@ -7,6 +7,7 @@ string.Formatter on every input, symlinks included.
 
 from __future__ import annotations
 
+import json
 import os
 import string
 from pathlib import Path
@@ -15,8 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cogvid_lint.discover.dataset import RealPaths, escapes
+from cogvid_lint.discover.project import UNKNOWN, path_stem
 from cogvid_lint.engine import render
 from cogvid_lint.fsutil import is_inside
+from cogvid_lint.report.json_format import dumps_indented
+from cogvid_lint.report.result import RunResult
 
 _SEGMENTS = st.sampled_from(["a", "b", "ab", "a.b", ".", "..", "", "c d", "b..", "é"])
 _PATHS = st.builds(lambda lead, parts: lead + "/".join(parts), st.sampled_from(["/", "//", "///", "", "./"]),
@@ -37,15 +41,21 @@ def test_is_inside_agrees_with_pathlib(path, root):
     assert is_inside(path, root) == is_inside(Path(path), Path(root)) == _pathlib_inside(path, root)
 
 
-def test_real_paths_agree_with_realpath_through_links(tmp_path):
-    (tmp_path / "data/videos").mkdir(parents=True)
+def _links(tmp_path: Path) -> None:
+    """A data root with links out of it, inside it, to itself, and dangling."""
+    (tmp_path / "data/videos/sub").mkdir(parents=True)
     (tmp_path / "outside").mkdir()
-    (tmp_path / "outside/real.mp4").write_bytes(b"x")
+    (tmp_path / "outside/real.mp4").write_bytes(b"xy")
     (tmp_path / "data/videos/plain.mp4").write_bytes(b"x")
     (tmp_path / "data/videos/link.mp4").symlink_to(tmp_path / "outside/real.mp4")
+    (tmp_path / "data/videos/inner_link.mp4").symlink_to(tmp_path / "data/videos/plain.mp4")
     (tmp_path / "data/videos/dangling.mp4").symlink_to(tmp_path / "nowhere.mp4")
     (tmp_path / "data/linked_dir").symlink_to(tmp_path / "outside")
     (tmp_path / "data/self").symlink_to(tmp_path / "data")
+
+
+def test_real_paths_agree_with_realpath_through_links(tmp_path):
+    _links(tmp_path)
     real = RealPaths()
     names = ["videos/plain.mp4", "videos/link.mp4", "videos/dangling.mp4", "videos/missing.mp4",
              "linked_dir/real.mp4", "linked_dir/missing.mp4", "self/videos/plain.mp4", "self/self/videos/link.mp4"]
@@ -89,3 +99,98 @@ _VALUES = st.one_of(st.integers(-999, 999), st.floats(-999, 999), st.text(max_si
 def test_render_agrees_with_the_string_formatter(first, second, values):
     template = first + " " + second
     assert render(template, values) == _reference(template, values)
+
+
+# --- the string fast paths of discovery, the checks and the reporters -----------------------------------
+
+@settings(max_examples=3000, deadline=None)
+@given(_PATHS)
+def test_path_stem_agrees_with_pathlib(path):
+    assert path_stem(path) == Path(path).stem
+
+
+def _reference_relpath(path: str, cwd: str) -> str:
+    """RunResult.relpath before it compared strings."""
+    try:
+        rel = Path(path).relative_to(cwd)
+        return rel.as_posix() if str(rel) != "." else "."
+    except ValueError:
+        return Path(os.path.normpath(path)).as_posix()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_PATHS, _PATHS)
+def test_relpath_agrees_with_pathlib(path, cwd):
+    result = RunResult(diagnostics=(), rules=(), cwd=Path(cwd))
+    assert result.relpath(Path(path)) == result.relpath(path) == _reference_relpath(path, os.fspath(Path(cwd)))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    | st.tuples(inner, inner), max_leaves=12)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_JSON)
+def test_json_report_layout_is_json_dumps_indent_2(value):
+    assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert dumps_indented({"diagnostics": [value, {"fix": value}]}) == \
+        json.dumps({"diagnostics": [value, {"fix": value}]}, indent=2, ensure_ascii=False)
+
+
+def test_place_agrees_with_escapes_and_stat_through_links(tmp_path):
+    """Discovery's one lstat per clip: the same escape verdicts as `escapes`, and the stat it keeps
+    is os.stat's (links followed), or None where os.stat fails."""
+    _links(tmp_path)
+    names = ["videos/plain.mp4", "videos/link.mp4", "videos/inner_link.mp4", "videos/dangling.mp4",
+             "videos/missing.mp4", "linked_dir/real.mp4", "linked_dir/missing.mp4", "self/videos/plain.mp4",
+             "self/self/videos/link.mp4", "videos/sub", "videos", ".", "videos/./plain.mp4", "videos//plain.mp4",
+             "../outside/real.mp4", "videos/../videos/plain.mp4", "nul\0.mp4"]
+    for root in (tmp_path / "data", tmp_path / "data/self", tmp_path / "data/videos"):
+        real = RealPaths()
+        for name in names * 2:  # the second round answers from the memos
+            path = os.path.join(root, name)
+            outside, st = real.place(path, os.fspath(root))
+            assert outside == escapes(Path(path), root, RealPaths()), (root, name)  # its old answer
+            if "\0" not in name:  # os.path.realpath raises on a NUL: `escapes` alone says True
+                assert outside == escapes(Path(path), root), (root, name)
+            if st is not UNKNOWN:
+                try:
+                    expected = os.stat(path)
+                except (OSError, ValueError):
+                    expected = None
+                assert st == expected, (root, name)
+
+
+def test_a_warm_run_stats_each_clip_once(project, lint_json, monkeypatch):
+    """Discovery's lstat is the only look at a clip a warm run takes (the cache rules, the
+    duplicate-clip rule and the probe step reuse it), and nothing opens a clip."""
+    names = [f"videos/c{i}.mp4" for i in range(6)]
+    root = project(files={"prompts.txt": "a cat\n" * 7, "videos.txt": "\n".join(names + names[:1]) + "\n"},
+                   clips={name: {"frames": 9} for name in names})
+    (root / "videos/c5.mp4").write_bytes((root / "videos/c4.mp4").read_bytes())  # same size: hashed, once
+    first = lint_json("--data-root", ".", "--train-resolution", "9x48x64")
+    seen: list[str] = []
+    clips = {os.path.join(root, name) for name in names}
+    for module, name in ((os, "stat"), (os, "lstat"), (builtins_module(), "open")):
+        original = getattr(module, name)
+
+        def spy(path, *args, _original=original, **kwargs):
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path) in clips:
+                seen.append(os.fspath(path))
+            return _original(path, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    second = lint_json("--data-root", ".", "--train-resolution", "9x48x64")
+    monkeypatch.undo()
+    assert second == first
+    assert {d["code"] for d in first[1]["diagnostics"]} >= {"CVL007"}
+    assert sorted(seen) == sorted(clips)  # once each: the clip listed twice is not looked at twice either
+
+
+def builtins_module():
+    import builtins
+
+    return builtins

@@ -44,16 +44,15 @@ class CacheScan:
         except StampError as exc:
             stamp, problem = None, str(exc)
         judge = EntryJudge(dataset, stamp)
-        # A file the dataset lists as a clip (same inode, whatever the path or symlink) is never
-        # treated as a cache entry, so no cache fix can delete a source clip.
-        clips = {(st.st_dev, st.st_ino) for clip in dataset.clips if (st := judge.stat(clip)) is not None}
-
-        def keep(files: list[CacheFile]) -> list[CacheFile]:
-            return [f for f in files if (f.device, f.inode) not in clips]
-
         frames = scan_folder(first_frames_dir(dataset), ".png") if dataset.clips else []
-        return cls(dataset, keep(latent_files(dataset.root)), keep(prompt_files(dataset.root)), keep(frames),
-                   problem, judge)
+        latents, prompts = latent_files(dataset.root), prompt_files(dataset.root)
+        if latents or prompts or frames:
+            # A file the dataset lists as a clip (same inode, whatever the path or symlink) is never
+            # treated as a cache entry, so no cache fix can delete a source clip.
+            clips = {(st.st_dev, st.st_ino) for clip in dataset.clips if (st := clip.stat) is not None}
+            latents, prompts, frames = ([f for f in files if (f.device, f.inode) not in clips]
+                                        for files in (latents, prompts, frames))
+        return cls(dataset, latents, prompts, frames, problem, judge)
 
     def header(self, entry: CacheFile) -> Header:
         if entry.path not in self._headers:
@@ -141,8 +140,9 @@ def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Find
     captions = dataset.captions
     if captions is None or captions.error is not None or not captions.entries:
         return
-    hashes = {caption_hash(entry.text) for entry in captions.entries}
-    for entry in _scan(dataset, ctx).prompts:
+    prompts = _scan(dataset, ctx).prompts
+    hashes = {caption_hash(entry.text) for entry in captions.entries} if prompts else set()
+    for entry in prompts:
         if entry.stem not in hashes:
             yield cache_finding(dataset, entry, {"captions": captions.path.name},
                                 "Delete the unused prompt embedding")

@@ -136,16 +136,16 @@ def duplicate_stem(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     first_by_stem: dict[str, object] = {}
     for clip in dataset.clips:
         other = first_by_stem.setdefault(clip.stem, clip)
-        if other is not clip and other.path != clip.path:
+        if other is not clip and other.fspath != clip.fspath:
             yield clip_finding(clip, {"stem": clip.stem, "other": _where(other)})
 
 
 @check("dataset.duplicate_clip")
 def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    first_by_path: dict[Path, object] = {}
+    first_by_path: dict[str, object] = {}
     unique = []
     for clip in dataset.clips:
-        other = first_by_path.setdefault(clip.path, clip)
+        other = first_by_path.setdefault(clip.fspath, clip)  # normalized strings: equal iff the Paths are
         if other is not clip:
             yield clip_finding(clip, {"how": "listed again", "other": _where(other)})
         else:
@@ -161,12 +161,12 @@ def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     from cogvid_lint.probe.cache import cached_digests
 
     # remembered in the probe cache: a warm run reads no clip
-    digests = cached_digests(ctx.settings, [(os.fspath(c.path), c.stat) for clips in groups for c in clips],
+    digests = cached_digests(ctx.settings, [(c.fspath, c.stat) for clips in groups for c in clips],
                              _content_hash, "blake2b-128")
     for clips in groups:
         first_by_hash: dict[str, object] = {}
         for clip in clips:
-            digest = digests.get(os.fspath(clip.path))
+            digest = digests.get(clip.fspath)
             if digest is None:
                 continue
             other = first_by_hash.setdefault(digest, clip)
@@ -195,7 +195,7 @@ def _where(clip) -> str:
 def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     purpose = dataset.settings.purpose
     minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]
-    count = len({clip.path for clip in dataset.clips})
+    count = len({clip.fspath for clip in dataset.clips})
     if count < minimum:
         where = dataset.videos.path if dataset.videos is not None else dataset.root
         yield Finding(Location(where), {"count": count, "minimum": minimum, "purpose": purpose})

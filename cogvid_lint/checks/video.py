@@ -17,21 +17,23 @@ def unreadable_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         yield clip_finding(clip, {"reason": clip.info.error})
 
 
-def _readable(clip: Clip) -> bool:
-    return clip.info is not None and clip.info.error is None
-
+# Each rule below runs once per clip (a re-lint of 100,000 clips: 1.3 M calls), so they read
+# `clip.info` once into a local and take the dataset's resolution and model from the Dataset,
+# which looks them up once.
 
 @check("video.too_few_frames")
 def too_few_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    if _readable(clip) and clip.info.frames < ctx.params["min_frames"]:
-        yield clip_finding(clip, {"frames": clip.info.frames})
+    info = clip.info
+    if info is not None and info.error is None and info.frames < ctx.params["min_frames"]:
+        yield clip_finding(clip, {"frames": info.frames})
 
 
 def _plan(clip: Clip):
-    resolution = clip.dataset.settings.resolution
-    if not _readable(clip) or resolution is None or clip.info.frames <= 0:
+    info = clip.info
+    if info is None or info.error is not None or info.frames <= 0:
         return None
-    return sample_plan(clip.info.frames, resolution.frames, clip.info.fps)
+    resolution = clip.dataset.resolution
+    return None if resolution is None else sample_plan(info.frames, resolution.frames, info.fps)
 
 
 @check("video.padded_short")
@@ -55,7 +57,7 @@ def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 
 def _display_aspect(clip: Clip) -> float | None:
     info = clip.info
-    if not _readable(clip) or info.width <= 0 or info.height <= 0:
+    if info is None or info.error is not None or info.width <= 0 or info.height <= 0:
         return None
     return info.width / info.height
 
@@ -66,8 +68,8 @@ def _option(ctx: RuleContext, key: str, default):
 
 @check("video.aspect_mismatch")
 def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    resolution = clip.dataset.settings.resolution
     aspect = _display_aspect(clip)
+    resolution = clip.dataset.resolution
     if aspect is None or resolution is None:
         return
     target = resolution.width / resolution.height
@@ -84,10 +86,12 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 
 @check("video.upscaled")
 def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    resolution = clip.dataset.settings.resolution
-    if not _readable(clip) or resolution is None or clip.info.width <= 0:
-        return
     info = clip.info
+    if info is None or info.error is not None or info.width <= 0:
+        return
+    resolution = clip.dataset.resolution
+    if resolution is None:
+        return
     if info.width < resolution.width or info.height < resolution.height:
         factor = max(resolution.width / info.width, resolution.height / max(info.height, 1))
         yield clip_finding(clip, {"width": info.width, "height": info.height, "target_width": resolution.width,
@@ -96,8 +100,8 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 
 @check("video.speed_mismatch")
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    spec = clip.dataset.settings.model_spec
     plan = _plan(clip)
+    spec = clip.dataset.model_spec
     if plan is None or spec is None or not clip.info.fps:
         return
     effective = clip.info.fps / plan.stride
@@ -118,7 +122,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
         return None
     from cogvid_lint.fix.media_plan import SPEED_PRIORITY, retime_fix, retimed_frames
 
-    target = clip.dataset.settings.resolution.frames
+    target = clip.dataset.resolution.frames
     frames = retimed_frames(clip, model_fps)
     if frames >= 2 * target:
         return None
@@ -129,7 +133,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
 @check("video.variable_frame_rate")
 def variable_frame_rate(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
-    if _readable(clip) and info.variable_frame_rate:
+    if info is not None and info.error is None and info.variable_frame_rate:
         low = f"{info.min_frame_duration_s * 1000:.1f}" if info.min_frame_duration_s else "?"
         high = f"{info.max_frame_duration_s * 1000:.1f}" if info.max_frame_duration_s else "?"
         yield clip_finding(clip, {"min_ms": low, "max_ms": high}, fix=_constant_rate_fix(clip, ctx))
@@ -147,12 +151,13 @@ def _constant_rate_fix(clip: Clip, ctx: RuleContext):
 
 @check("video.missing_fps")
 def missing_fps(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    if _readable(clip) and not clip.info.fps:
+    info = clip.info
+    if info is not None and info.error is None and not info.fps:
         yield clip_finding(clip)
 
 
 @check("video.header_mismatch")
 def frame_count_header_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
-    if _readable(clip) and info.header_frames > info.frames:
+    if info is not None and info.error is None and info.header_frames > info.frames:
         yield clip_finding(clip, {"header_frames": info.header_frames, "frames": info.frames})

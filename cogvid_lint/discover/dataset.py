@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cogvid_lint.discover.manifest import read_manifest
-from cogvid_lint.discover.project import Clip, Dataset, ManifestLine
-from cogvid_lint.fsutil import is_inside
+from cogvid_lint.discover.project import UNKNOWN, Clip, Dataset, ManifestLine
+from cogvid_lint.fsutil import Under, is_inside
+from cogvid_lint.gcpause import gc_paused
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
     from cogvid_lint.settings import DatasetSettings
@@ -19,8 +21,10 @@ VIDEO_NAMES = ("videos.txt", "video.txt")
 IMAGE_NAMES = ("images.txt", "image.txt")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 BACKUP_DIR = ".cogvid-lint"
+POSIX = os.name == "posix"
 
 
+@gc_paused()  # a Clip (and a ManifestLine) per list line, kept for the whole run
 def load_dataset(settings: DatasetSettings) -> Dataset:
     root = settings.data_root
     layout = settings.layout
@@ -75,17 +79,14 @@ def _load_cogvideo(dataset: Dataset, realpath: RealPaths) -> None:
     if spec is not None and spec.kind == "t2v" and not wants_images:
         dataset.images = None
     if dataset.videos is not None and dataset.videos.error is None:
-        base = dataset.videos.path.parent
-        dataset.clips = [
-            _make_clip(dataset, index, base, entry, realpath) for index, entry in enumerate(dataset.videos.entries)
-        ]
-
-
-def _make_clip(dataset: Dataset, index: int, base: Path, entry: ManifestLine, realpath: RealPaths) -> Clip:
-    # The trainer does `video_path.parent / line.strip()`: absolute lines stay absolute.
-    path = Path(os.path.normpath(os.path.join(base, entry.text)))
-    return Clip(dataset=dataset, index=index, path=path, entry=entry,
-                escapes_root=escapes(path, dataset.root, realpath))
+        base, root = os.fspath(dataset.videos.path.parent), os.fspath(dataset.root)
+        join, normpath = os.path.join, os.path.normpath
+        clips = dataset.clips = []
+        for index, entry in enumerate(dataset.videos.entries):
+            # The trainer does `video_path.parent / line.strip()`: absolute lines stay absolute.
+            path = normpath(join(base, entry.text))
+            outside, st = realpath.place(path, root)
+            clips.append(Clip(dataset, index, path, entry, outside, None, st))
 
 
 class RealPaths:
@@ -97,19 +98,76 @@ class RealPaths:
 
     def __init__(self) -> None:
         self._known: dict[str, str] = {}  # every answer: the root is asked about with each clip
+        self._under: dict[str, Under] = {}  # the roots and their real paths, as inside-tests
+        self._folders: dict[tuple[str, str], tuple[str, str, bool]] = {}  # see place()
+        self._placed: dict[str, dict[str, tuple[bool, Any]]] = {}  # root -> path -> place(path, root)
 
     def __call__(self, path: str) -> str:
         real = self._known.get(path)
         if real is None:
             folder, name = os.path.split(path)
-            base = self._known.get(folder)
-            if base is None:
-                base = self._known[folder] = os.path.realpath(folder)
-            real = self._known[path] = os.path.realpath(path) if os.path.islink(path) else os.path.join(base, name)
+            base = self._folder(folder)
+            real = self._known[path] = os.path.realpath(path) if os.path.islink(path) else _join(base, name)
         return real
 
+    def _folder(self, folder: str) -> str:
+        base = self._known.get(folder)
+        if base is None:
+            base = self._known[folder] = os.path.realpath(folder)
+        return base
 
-def escapes(path: Path, root: Path, realpath: Callable[[str], str] = os.path.realpath) -> bool:
+    def place(self, path: str, root: str) -> tuple[bool, Any]:
+        """(does `path` escape `root`, lexically or through a symlink?, its os.stat, None when
+        it is missing, or UNKNOWN): `escapes(path, root, self)` with one lstat, which tells a
+        link and is the stat of anything else, so a warm run stats each clip once. Whether a
+        folder's real path is inside the root's is worked out once per folder."""
+        placed = self._placed.get(root)
+        if placed is None:
+            placed = self._placed[root] = {}
+        known = placed.get(path)  # a clip listed twice is looked at once
+        if known is None:
+            known = placed[path] = self._place(path, root)
+        return known
+
+    def _place(self, path: str, root: str) -> tuple[bool, Any]:
+        if not self._inside(root)(path):
+            return True, UNKNOWN
+        folder, name = os.path.split(path)
+        try:
+            known = self._folders.get((folder, root))
+            if known is None:
+                base, real_root = self._folder(folder), self(root)
+                known = self._folders[folder, root] = (base, real_root, self._inside(real_root)(base))
+            try:
+                st = os.lstat(path)
+            except (OSError, ValueError):  # missing: os.stat fails alike
+                st = None
+            base, real_root, folder_inside = known
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                try:
+                    st = os.stat(path)
+                except (OSError, ValueError):  # dangling
+                    st = None
+                return not self._inside(real_root)(self(path)), st
+            if folder_inside and name not in ("", ".", ".."):
+                return False, st  # one more name below a folder inside the root
+            return not self._inside(real_root)(_join(base, name)), st
+        except (OSError, RuntimeError, ValueError):
+            return True, UNKNOWN
+
+    def _inside(self, root: str) -> Under:
+        under = self._under.get(root)
+        if under is None:
+            under = self._under[root] = Under(root)
+        return under
+
+
+def _join(base: str, name: str) -> str:
+    # os.path.join(base, name) for a real path (absolute, no trailing "/" but "/") and a name
+    return f"{base}/{name}" if POSIX and base[-1:] != "/" else os.path.join(base, name)
+
+
+def escapes(path: Path | str, root: Path | str, realpath: Callable[[str], str] = os.path.realpath) -> bool:
     """True when `path` lies outside `root`, lexically or through a symlink."""
     if not is_inside(path, root):
         return True
@@ -119,15 +177,16 @@ def escapes(path: Path, root: Path, realpath: Callable[[str], str] = os.path.rea
         return True
 
 
-
 def _load_sat(dataset: Dataset, realpath: RealPaths) -> None:
     """SAT layout: videos/<n>.<ext> with labels/<n>.txt holding each caption."""
     videos_dir, labels_dir = dataset.root / "videos", dataset.root / "labels"
     names = sorted(os.listdir(videos_dir)) if videos_dir.is_dir() else []
     clips = [n for n in names if n.lower().endswith(VIDEO_SUFFIXES)]
+    root = os.fspath(dataset.root)
     for index, name in enumerate(clips):
         path = videos_dir / name
-        dataset.clips.append(Clip(dataset, index, path, None, escapes_root=escapes(path, dataset.root, realpath)))
+        outside, st = realpath.place(os.fspath(path), root)
+        dataset.clips.append(Clip(dataset, index, path, None, outside, None, st))
     if labels_dir.is_dir():
         for name in sorted(os.listdir(labels_dir)):
             if name.endswith(".txt"):

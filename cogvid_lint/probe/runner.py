@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
 
 from cogvid_lint.discover.project import Clip, Project
+from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.probe.cache import ProbeCache, StatKey, cache_dir, open_cache, probe_version
 from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, probe_fn_spec, probe_many
 from cogvid_lint.settings import Settings
@@ -26,17 +27,22 @@ T = TypeVar("T")
 def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
     """Clips that are listed, inside their data root, and present (missing ones get CVL003)."""
     found = []
+    isabs, abspath = os.path.isabs, os.path.abspath
     for ds in project.datasets:
         for clip in ds.clips:
             if clip.escapes_root:
                 continue
-            st = clip.stat
+            st = clip.stat  # taken by discovery: no second stat
             if st is None:  # missing, dangling link, NUL in the name
                 continue
-            found.append((clip, StatKey.of(os.path.abspath(clip.path), st)))
+            path = clip.fspath  # normpath'd or pathlib's: abspath() would change it only by a ".."
+            if ".." in path or not isabs(path):
+                path = abspath(path)
+            found.append((clip, StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)))
     return found
 
 
+@gc_paused()  # a VideoInfo per clip, kept for the whole run
 def probe_project(project: Project, settings: Settings, progress: bool = False) -> None:
     """`progress`: the caller's output is for people (a rich bar may go to stderr)."""
     targets = probe_targets(project)

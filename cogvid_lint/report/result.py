@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -33,11 +34,7 @@ class RunResult:
 
     def relpath(self, path: Path) -> str:
         """Relative to the current directory when under it, always with `/` separators."""
-        try:
-            rel = Path(path).relative_to(self.cwd)
-            return rel.as_posix() if str(rel) != "." else "."
-        except ValueError:
-            return Path(os.path.normpath(path)).as_posix()
+        return _relpath(os.fspath(path), os.fspath(self.cwd))
 
     def where(self, location: Location) -> str:
         text = self.relpath(location.path)
@@ -52,3 +49,24 @@ class RunResult:
         for diagnostic in self.diagnostics:
             counts[diagnostic.severity.value] += 1
         return counts
+
+
+@lru_cache(maxsize=1 << 16)  # a clip with findings from several rules is asked about each time
+def _relpath(path: str, cwd: str) -> str:
+    if os.name == "posix" and path[:1] == cwd[:1] == "/" and ".." not in path and ".." not in cwd \
+            and path[:2] != "//" != cwd[:2]:
+        # pathlib's answer (below) without building Paths: a re-lint's every finding asks.
+        # Without "..", `//` or a relative path, normpath normalizes exactly as pathlib does.
+        path, cwd = os.path.normpath(path), os.path.normpath(cwd)
+        if path == cwd:
+            return "."
+        if cwd == "/":
+            return path[1:]
+        if path.startswith(cwd) and path[len(cwd)] == "/":
+            return path[len(cwd) + 1:]
+        return path
+    try:
+        rel = Path(path).relative_to(cwd)
+        return rel.as_posix() if str(rel) != "." else "."
+    except ValueError:
+        return Path(os.path.normpath(path)).as_posix()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from glob import escape as glob_escape
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry, FileConfig, RuleOverride, find_config, read_config
 from cogvid_lint.discover.launch import LaunchSettings, find_launch_scripts, read_launch_script, resolve_data_root
@@ -76,7 +77,7 @@ class DatasetSettings:
 class Settings:
     root: Path
     config_file: Path | None
-    datasets: tuple[DatasetSettings, ...]
+    resolve_datasets: Callable[[], tuple[DatasetSettings, ...]] = field(repr=False, compare=False)
     select: tuple[str, ...] | None
     ignore: tuple[str, ...]
     extend_select: tuple[str, ...]
@@ -88,6 +89,12 @@ class Settings:
     paths: tuple[Path, ...]
     options: Mapping[str, Any]  # jobs, probe_timeout, cache_dir, no_cache, fix_speed, fix_crf
     sources: Mapping[str, str]
+
+    @cached_property
+    def datasets(self) -> tuple[DatasetSettings, ...]:
+        """Resolved on first use (ConfigError if a dataset's settings are invalid): finding
+        launch scripts and dataset folders walks the tree, which the code rules never need."""
+        return self.resolve_datasets()
 
     def option(self, key: str, default: Any = None) -> Any:
         value = self.options.get(key)
@@ -107,10 +114,31 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     errors: list[str] = []
     if config.rules_dir and config_dir and not (config_dir / config.rules_dir).is_dir():
         errors.append(f"{config_file}: key 'rules-dir': {config.rules_dir} is not a directory")
-    launch = _launch_settings([p for p in paths if p.is_dir()], root)
-    datasets = _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors)
-    if errors:
-        raise ConfigError(errors)
+
+    def resolve_datasets() -> tuple[DatasetSettings, ...]:
+        problems: list[str] = []
+        launch = _launch_settings([p for p in paths if p.is_dir()], root)
+        datasets = _dataset_settings(cli, config, config_file, cwd, root, paths, launch, problems)
+        if problems:
+            raise ConfigError(problems)
+        return tuple(datasets)
+
+    # the resolutions written in the config or on the command line are checked now, even
+    # in a run that never resolves its datasets (the code hook): a broken config is reported
+    entries = config.data_root if isinstance(config.data_root, list) else [config.data_root]
+    for where, value in [("command line", cli.dataset.get("train_resolution")),
+                         (str(config_file), config.train_resolution),
+                         *((str(config_file), getattr(e, "train_resolution", None)) for e in entries)]:
+        try:
+            value is None or parse_resolution(value)
+        except ValueError as exc:
+            errors.append(f"{where}: key 'train-resolution': {exc}")
+    if errors:  # report the datasets' problems too, all at once
+        try:
+            resolve_datasets()
+        except ConfigError as exc:
+            errors += exc.lines
+        raise ConfigError(list(dict.fromkeys(errors)))
 
     sources = {}
     where = str(config_file) if config_file else "default"
@@ -125,7 +153,7 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     return Settings(
         root=root,
         config_file=config_file,
-        datasets=tuple(datasets),
+        resolve_datasets=resolve_datasets,
         select=cli.select if cli.select is not None else (tuple(config.select) if config.select is not None else None),
         ignore=tuple(cli.ignore) + tuple(config.ignore or ()),
         extend_select=tuple(cli.extend_select) + tuple(config.extend_select or ()),

@@ -81,3 +81,19 @@ def test_an_edited_rule_file_is_read_again(tmp_path, capsys, monkeypatch):
     assert main(["--select", "ME001", "--output-format", "concise"]) == 2  # ME001 is gone now
     assert "unknown rule selector 'ME001'" in capsys.readouterr().err
     assert main(["--select", "ME002", "--output-format", "concise"]) == 0
+
+
+def test_the_code_hook_resolves_no_dataset_but_still_reports_a_broken_config(tmp_path, capsys, monkeypatch):
+    """Launch scripts and dataset folders are found only when a dataset rule runs; a
+    train-resolution the config writes wrong is reported by every run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("import os\n")
+    (tmp_path / "finetune").mkdir()
+    (tmp_path / "finetune/train.sh").write_text("python train.py --data_root data --train_resolution 49x480\n")
+    assert main(["--select", "CVL4", "--output-format", "concise"]) == 0  # the script is never read
+    assert main(["--select", "CVL2", "--output-format", "concise"]) == 2
+    assert "finetune/train.sh:1: key 'train-resolution'" in capsys.readouterr().err
+    (tmp_path / "cogvid-lint.yaml").write_text("train-resolution: 49x480\n")
+    assert main(["--select", "CVL4", "--output-format", "concise"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cogvid-lint.yaml: key 'train-resolution'" in err[0], err

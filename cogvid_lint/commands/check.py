@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
-from cogvid_lint.engine import ActiveRule, activate, build_project, load_catalogue, needs_video, run_checks, select_rules
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, load_catalogue, needs_video,
+                                run_checks, select_rules)
+from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
@@ -58,6 +60,11 @@ def prepare(args: argparse.Namespace) -> Lint:
     errors: list[str] = []
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)
+    if any(rule.target in DATASET_TARGETS for rule in rules):
+        try:  # resolved now so that their problems are reported with all the others
+            settings.datasets
+        except ConfigError as exc:
+            errors += exc.lines
     progress = (args.output_format or default_format()) in ("full", "concise") and not args.quiet
     return Lint(settings, activate(rules, settings, errors, catalogue), progress)
 

@@ -100,6 +100,8 @@ def test_unreadable_file_chmod_000(tmp_path):
     import shutil
     import tempfile
 
+    from unprivileged import permission_prefix
+
     root = Path(tempfile.mkdtemp(prefix="cvl-perm-"))
     try:
         os.chmod(root, 0o755)
@@ -111,13 +113,7 @@ def test_unreadable_file_chmod_000(tmp_path):
         for folder in (root / "data", videos):
             os.chmod(folder, 0o755)
         clip.chmod(0)
-        prefix = []
-        if os.geteuid() == 0:
-            if shutil.which("setpriv") is None:
-                pytest.skip("setpriv (util-linux) is needed to drop root privileges")
-            drop = "-dac_override,-dac_read_search"
-            prefix = ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}"]
-        proc = subprocess.run([*prefix, sys.executable, "-m", "cogvid_lint", "--data-root", "data",
+        proc = subprocess.run([*permission_prefix(), sys.executable, "-m", "cogvid_lint", "--data-root", "data",
                                "--output-format", "json"], cwd=root, capture_output=True, text=True, timeout=60,
                               env={**os.environ, "NO_COLOR": "1", "HOME": str(root)})
         assert "Traceback" not in proc.stderr, proc.stderr

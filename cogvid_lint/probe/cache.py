@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cogvid_lint.probe.cache_db import DB_NAME, CacheDB, StatKey, clean
+from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.probe.info import VideoInfo
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class ProbeCache(CacheDB):
         super().__init__(folder)
         self.version = version
 
+    @gc_paused()  # a VideoInfo per clip, kept for the whole run
     def lookup(self, keys: Sequence[StatKey]) -> dict[str, VideoInfo]:
         """Cached probes of the clips whose key still matches, by path; one read transaction."""
         found = self.lookup_text("probes", self.version, keys)

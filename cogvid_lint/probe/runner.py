@@ -24,6 +24,7 @@ PROGRESS_AFTER_S = 2.0
 T = TypeVar("T")
 
 
+@gc_paused()  # a StatKey per clip (not around the probing: in-process or forked, decoders make garbage)
 def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
     """Clips that are listed, inside their data root, and present (missing ones get CVL003)."""
     found = []
@@ -42,7 +43,6 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
     return found
 
 
-@gc_paused()  # a VideoInfo per clip, kept for the whole run
 def probe_project(project: Project, settings: Settings, progress: bool = False) -> None:
     """`progress`: the caller's output is for people (a rich bar may go to stderr)."""
     targets = probe_targets(project)

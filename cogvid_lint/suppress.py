@@ -26,10 +26,13 @@ ALL = frozenset({"*"})
 
 def apply_filters(diagnostics: Iterable[Diagnostic], settings: Settings) -> list[Diagnostic]:
     kept = []
+    rules = settings.per_path_ignores
     for diagnostic in diagnostics:
-        if _path_ignored(diagnostic, settings.per_path_ignores):
+        if rules and _path_ignored(diagnostic, rules):
             continue
-        if diagnostic.location.path.suffix in (".py", ".pyi") and _inline_suppressed(diagnostic):
+        path = diagnostic.location.path
+        # str(path) first: a re-lint's findings are mostly about clips, and Path.suffix costs more
+        if str(path).endswith((".py", ".pyi")) and path.suffix in (".py", ".pyi") and _inline_suppressed(diagnostic):
             continue
         kept.append(diagnostic)
     return kept

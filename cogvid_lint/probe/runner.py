@@ -22,6 +22,7 @@ from cogvid_lint.settings import Settings
 EXPECTED_PROBE_S = 0.004
 PROGRESS_AFTER_S = 2.0
 T = TypeVar("T")
+POSIX = os.name == "posix"
 
 
 @gc_paused()  # a StatKey per clip (not around the probing: in-process or forked, decoders make garbage)
@@ -37,7 +38,7 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
             if st is None:  # missing, dangling link, NUL in the name
                 continue
             path = clip.fspath  # normpath'd or pathlib's: abspath() would change it only by a ".."
-            if ".." in path or not isabs(path):
+            if ".." in path or not (path[:1] == "/" if POSIX else isabs(path)):
                 path = abspath(path)
             found.append((clip, StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)))
     return found

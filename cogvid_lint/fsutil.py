@@ -72,12 +72,12 @@ class Under:
 
     def __init__(self, root: Path | str) -> None:
         self.root = os.fspath(root)
-        self._plain = _plain(self.root)
+        self._plain = plain_path(self.root)
         self._prefix = self._plain if self._plain == "/" else f"{self._plain}/"
 
     def __call__(self, path: Path | str) -> bool:
         p = os.fspath(path)
-        plain = _plain(p) if self._plain is not None else None
+        plain = plain_path(p) if self._plain is not None else None
         if plain is not None:
             return plain == self._plain or plain.startswith(self._prefix)
         try:
@@ -87,7 +87,7 @@ class Under:
             return False
 
 
-def _plain(path: str) -> str | None:
+def plain_path(path: str) -> str | None:
     """`path` in normal form when os.path.normpath and pathlib agree on it, else None: POSIX,
     absolute, not `//`-rooted and without ".." (which normpath folds and pathlib keeps)."""
     if os.name != "posix" or path[:1] != "/" or path[:2] == "//" or ".." in path:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from cogvid_lint.settings import DatasetSettings, Settings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per list line, 100,000s of them
 class ManifestLine:
     """One non-blank line of a manifest, as the trainer keeps it (stripped)."""
 

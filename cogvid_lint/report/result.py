@@ -10,6 +10,7 @@ from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.findings import Diagnostic, Location, Severity
+from cogvid_lint.fsutil import plain_path
 from cogvid_lint.settings import Settings
 
 
@@ -53,11 +54,10 @@ class RunResult:
 
 @lru_cache(maxsize=1 << 16)  # a clip with findings from several rules is asked about each time
 def _relpath(path: str, cwd: str) -> str:
-    if os.name == "posix" and path[:1] == cwd[:1] == "/" and ".." not in path and ".." not in cwd \
-            and path[:2] != "//" != cwd[:2]:
-        # pathlib's answer (below) without building Paths: a re-lint's every finding asks.
-        # Without "..", `//` or a relative path, normpath normalizes exactly as pathlib does.
-        path, cwd = os.path.normpath(path), os.path.normpath(cwd)
+    plain, plain_cwd = plain_path(path), plain_path(cwd)
+    if plain is not None and plain_cwd is not None:
+        # pathlib's answer (below) without building Paths: a re-lint's every finding asks
+        path, cwd = plain, plain_cwd
         if path == cwd:
             return "."
         if cwd == "/":

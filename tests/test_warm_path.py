@@ -15,7 +15,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cogvid_lint.discover.dataset import RealPaths, escapes
+from cogvid_lint.discover.dataset import RealPaths, escapes, plain_relative
 from cogvid_lint.discover.project import UNKNOWN, path_stem
 from cogvid_lint.engine import render
 from cogvid_lint.fsutil import is_inside
@@ -107,6 +107,18 @@ def test_render_agrees_with_the_string_formatter(first, second, values):
 @given(_PATHS)
 def test_path_stem_agrees_with_pathlib(path):
     assert path_stem(path) == Path(path).stem
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_PATHS, st.lists(_SEGMENTS, min_size=1, max_size=4))
+def test_plain_relative_lines_join_as_normpath_would(base, parts):
+    """Discovery joins a plain line onto a plain base with one `/`; the trainer's path is the same
+    and lexically inside the base."""
+    text = "/".join(parts)
+    base = os.path.normpath("/" + base.lstrip("/"))
+    if plain_relative(text) and base != "/":
+        assert os.path.normpath(os.path.join(base, text)) == f"{base}/{text}"
+        assert is_inside(f"{base}/{text}", base)
 
 
 def _reference_relpath(path: str, cwd: str) -> str:

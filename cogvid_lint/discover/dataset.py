@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import UNKNOWN, Clip, Dataset, ManifestLine
-from cogvid_lint.fsutil import Under, is_inside
+from cogvid_lint.fsutil import Under, is_inside, plain_path
 from cogvid_lint.gcpause import gc_paused
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
@@ -81,12 +81,26 @@ def _load_cogvideo(dataset: Dataset, realpath: RealPaths) -> None:
     if dataset.videos is not None and dataset.videos.error is None:
         base, root = os.fspath(dataset.videos.path.parent), os.fspath(dataset.root)
         join, normpath = os.path.join, os.path.normpath
+        # Under a plain base inside the root, a plain relative line needs neither normpath nor
+        # the lexical inside-test (100,000 lines: 0.1 s)
+        plain_base = plain_path(base) == base != "/" and is_inside(base, root)
         clips = dataset.clips = []
         for index, entry in enumerate(dataset.videos.entries):
             # The trainer does `video_path.parent / line.strip()`: absolute lines stay absolute.
-            path = normpath(join(base, entry.text))
-            outside, st = realpath.place(path, root)
+            text = entry.text
+            if plain_base and plain_relative(text):
+                path = f"{base}/{text}"
+                outside, st = realpath.place(path, root, lexically_inside=True)
+            else:
+                path = normpath(join(base, text))
+                outside, st = realpath.place(path, root)
             clips.append(Clip(dataset, index, path, entry, outside, None, st))
+
+
+def plain_relative(text: str) -> bool:
+    """A relative path with no `.`, `..` or empty component: joined onto a plain path with
+    one `/`, it is already what os.path.normpath would make of it."""
+    return text[:1] not in ("/", ".", "") and "/." not in text and "//" not in text and text[-1] != "/"
 
 
 class RealPaths:
@@ -116,21 +130,22 @@ class RealPaths:
             base = self._known[folder] = os.path.realpath(folder)
         return base
 
-    def place(self, path: str, root: str) -> tuple[bool, Any]:
+    def place(self, path: str, root: str, lexically_inside: bool = False) -> tuple[bool, Any]:
         """(does `path` escape `root`, lexically or through a symlink?, its os.stat, None when
         it is missing, or UNKNOWN): `escapes(path, root, self)` with one lstat, which tells a
         link and is the stat of anything else, so a warm run stats each clip once. Whether a
-        folder's real path is inside the root's is worked out once per folder."""
+        folder's real path is inside the root's is worked out once per folder.
+        `lexically_inside`: the caller knows `path` is below `root` as written."""
         placed = self._placed.get(root)
         if placed is None:
             placed = self._placed[root] = {}
         known = placed.get(path)  # a clip listed twice is looked at once
         if known is None:
-            known = placed[path] = self._place(path, root)
+            known = placed[path] = self._place(path, root, lexically_inside)
         return known
 
-    def _place(self, path: str, root: str) -> tuple[bool, Any]:
-        if not self._inside(root)(path):
+    def _place(self, path: str, root: str, lexically_inside: bool) -> tuple[bool, Any]:
+        if not lexically_inside and not self._inside(root)(path):
             return True, UNKNOWN
         folder, name = os.path.split(path)
         try:

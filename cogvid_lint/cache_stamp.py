@@ -14,31 +14,32 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cogvid_lint.cache_layout import CacheFile, latent_folder, stamp_path, stat_file
 from cogvid_lint.discover.project import Clip, Dataset
 
 STAMP_VERSION = 1
+# Plain dataclasses that pydantic validates when a stamp is read (unknown keys refused);
+# the validated stamp is remembered (cogvid_lint.remembered) until the file changes.
+_STRICT = {"extra": "forbid"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClipRecord(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ClipRecord:
+    __pydantic_config__ = _STRICT
     size: int
     mtime_ns: int
     blake2b: str
     entries: dict[str, int]  # cache entry (key as in `file_key`) -> its mtime_ns when stamped
 
 
-class Stamp(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Stamp:
+    __pydantic_config__ = _STRICT
     version: Literal[1]
     model: str
     resolution: str
@@ -66,7 +67,17 @@ def file_digest(path: Path) -> str:
 
 
 def load_stamp(data_root: Path) -> Stamp | None:
+    from cogvid_lint.remembered import remembered
+
     path = stamp_path(data_root)
+    if not path.exists():
+        return None
+    return remembered("cache-stamp", [__file__, path], lambda: _read_stamp(path))
+
+
+def _read_stamp(path: Path) -> Stamp | None:
+    from pydantic import TypeAdapter, ValidationError
+
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -74,7 +85,7 @@ def load_stamp(data_root: Path) -> Stamp | None:
     except OSError as exc:
         raise StampError(f"cannot read the cache stamp: {exc.strerror or exc}") from None
     try:
-        return Stamp.model_validate(json.loads(data.decode("utf-8")))
+        return TypeAdapter(Stamp).validate_python(json.loads(data.decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StampError(f"the cache stamp is not JSON ({exc.__class__.__name__})") from None
     except ValidationError as exc:
@@ -218,5 +229,5 @@ def write_stamp(stamp: Stamp, data_root: Path) -> Path:
     from cogvid_lint.fsutil import atomic_write_text
 
     path = stamp_path(data_root)
-    atomic_write_text(path, json.dumps(stamp.model_dump(), indent=1, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(asdict(stamp), indent=1, sort_keys=True) + "\n")
     return path

@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf = check.add_argument_group("speed")
     perf.add_argument("-j", "--jobs", type=_number(int, 0, True), metavar="N",
                       help="probe clips in N processes (default 0: every available CPU)")
-    perf.add_argument("--no-cache", action="store_true", default=None, help="neither read nor write the caches (clip probes, code facts, remembered config)")
+    perf.add_argument("--no-cache", action="store_true", default=None, help="neither read nor write the project's caches (clip probes, code facts)")
     perf.add_argument("--cache-dir", metavar="DIR",
                       help="probe cache folder (default: .cogvid_lint_cache/ at the project root)")
     perf.add_argument("--probe-timeout", type=_number(float, 0, False), metavar="SECONDS",

@@ -35,10 +35,9 @@ class CheckCrashed(Exception):
 def load_catalogue(settings: Settings | None = None, errors: list[str] | None = None) -> list[RuleSpec]:
     """Built-in rules plus the user's `rules-dir`. Problems in user rules are appended to
     `errors` when given (so every config problem is reported at once), else raised."""
-    remember = not (settings is not None and settings.option("no_cache"))  # --no-cache: validate afresh
-    rules = load_rules(builtin_rules_dir(), remember=remember)
+    rules = load_rules(builtin_rules_dir())
     if settings is not None and settings.rules_dir is not None:
-        user_rules, problems = read_rules(settings.rules_dir, user=True, remember=remember)
+        user_rules, problems = read_rules(settings.rules_dir, user=True)
         taken = {r.code for r in rules} | {r.name for r in rules}
         problems += [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
                      for r in user_rules if r.code in taken or r.name in taken]

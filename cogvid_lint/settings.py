@@ -107,7 +107,7 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     config_file = _abs(cli.config, cwd) if cli.config else find_config(paths[0])
     if cli.config and not config_file.is_file():
         raise ConfigError([f"{config_file}: config file not found"])
-    config = read_config(config_file, remember=not cli.extra.get("no_cache")) if config_file else FileConfig()
+    config = read_config(config_file) if config_file else FileConfig()
     config_dir = config_file.parent if config_file else None
     root = config_dir or _git_root(paths[0]) or (paths[0] if paths[0].is_dir() else paths[0].parent)
 

@@ -47,8 +47,14 @@ def test_warm_code_hook_imports_no_validation_or_video_library(tmp_path, config)
     warm = _run(tmp_path, *argv, cache_home=home)
     assert warm[1] == []
     assert warm[0] == first[0] == 1 and warm[2] == first[2] and "CVL401" in warm[2]
-    # --no-cache validates afresh
-    assert "pydantic" in _run(tmp_path, *argv, "--no-cache", cache_home=home)[1]
+    # --no-cache is about the project's caches (clips, code facts), not the validated catalogue
+    assert _run(tmp_path, *argv, "--no-cache", cache_home=home)[1] == []
+    # a user cache that cannot be written: every run validates, and lints the same
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    for _ in range(2):
+        code, imported, out = _run(tmp_path, *argv, cache_home=blocked / "sub")
+        assert "pydantic" in imported and (code, out) == (first[0], first[2])
 
 
 def test_an_edited_config_is_read_again(tmp_path, capsys, monkeypatch):

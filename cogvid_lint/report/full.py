@@ -43,7 +43,9 @@ def render(result: RunResult) -> str:
         console.print()
     if result.diagnostics:
         _summary(console, result)
-    if result.show_settings and result.settings is not None and result.settings.datasets:
+    # a run of the code rules alone never resolves the datasets (it would walk the tree)
+    dataset_rules = any(rule.target != "python" for rule in result.rules)
+    if result.show_settings and result.settings is not None and dataset_rules and result.settings.datasets:
         _settings(console, result)
     for note in result.notes:
         console.print(escape(note))

@@ -138,15 +138,26 @@ def _imports_after(cwd: Path, *argv: str) -> list[str]:
     return json.loads(proc.stderr.strip().splitlines()[-1])
 
 
+def _probed_rows(root: Path) -> int:
+    import sqlite3
+
+    db = root / ".cogvid_lint_cache" / "probes.sqlite"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM probes").fetchone()[0]
+
+
 def test_code_rules_import_no_video_library(tmp_path):
     (tmp_path / "train.py").write_text("import decord\nimport torch\n\nprint(decord, torch)\n")
     (tmp_path / "data/videos").mkdir(parents=True)
     make_clip(tmp_path / "data/videos/a.mp4")
     _dataset(tmp_path, ["a.mp4"])
     assert _imports_after(tmp_path, "--select", "CVL4", "train.py", "--output-format", "json") == []
-    assert not (tmp_path / ".cogvid_lint_cache").exists()  # nothing probed
+    assert _probed_rows(tmp_path) == 0  # nothing probed (the code facts are cached, no clip)
     # the same project with the video rules on does probe (and so imports av)
     assert "av" in _imports_after(tmp_path, "--select", "CVL1", "--data-root", "data", "--output-format", "json")
+    assert _probed_rows(tmp_path) == 1
 
 
 def test_importtime_of_the_code_hook(tmp_path):

@@ -237,3 +237,19 @@ def test_duplicate_content_hashes_are_cached_too(project, lint_json):
     assert fresh["diagnostics"] == []
     _, uncached = lint_json("--data-root", "data", "--select", "CVL007", "--no-cache")
     assert uncached["diagnostics"] == []
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_many_same_size_clips_are_hashed_in_parallel_with_the_serial_answer(project, lint_json, jobs):
+    """Over 512 clips of one size are hashed in forked processes (cache._digest_all): the
+    duplicate-clip answers are those of the serial path, in order, with or without cache."""
+    files = {f"data/videos/c{i:04d}.mp4": (f"clip {i:04d}".encode() * 100) for i in range(600)}
+    files["data/videos/c0599.mp4"] = files["data/videos/c0007.mp4"]  # one real duplicate
+    files["data/videos.txt"] = "".join(f"videos/c{i:04d}.mp4\n" for i in range(600))
+    files["data/prompts.txt"] = "".join(f"caption {i}\n" for i in range(600))
+    project(files)
+    for extra in (["--no-cache"], [], []):  # uncached, then cold into the cache, then warm
+        _, report = lint_json("--data-root", "data", "--select", "CVL007", "-j", jobs, *extra)
+        found = [(d["path"], d["message"]) for d in report["diagnostics"]]
+        assert len(found) == 1 and found[0][0] == "data/videos/c0599.mp4", found
+        assert "identical content" in found[0][1] and "c0007.mp4" in found[0][1]

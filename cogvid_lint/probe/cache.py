@@ -94,7 +94,8 @@ def cached_digests(settings: Settings, files: Sequence[tuple[str, os.stat_result
     cache = None if settings.option("no_cache") else open_cache(cache_dir(settings), "")
     try:
         known: dict[str, str | None] = dict(cache.lookup_text("digests", kind, keys)) if cache else {}
-        fresh = [(key, digest(key.path)) for key in keys if key.path not in known]
+        missing = [key for key in keys if key.path not in known]
+        fresh = list(zip(missing, _digest_all(digest, [key.path for key in missing], settings.option("jobs"))))
         if cache:
             cache.store_text("digests", kind, [(key, value) for key, value in fresh if value is not None])
     finally:
@@ -102,6 +103,21 @@ def cached_digests(settings: Settings, files: Sequence[tuple[str, os.stat_result
             cache.close()
     known.update((key.path, value) for key, value in fresh)
     return known
+
+
+def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int | None) -> list[str | None]:
+    """`digest` of each path, in order; many of them in forked processes (default: one per
+    CPU), so a cold run's content hashes (the duplicate-clip rule) do not add serial time
+    after the parallel probes. Threads do not help: hashing small clips is mostly Python."""
+    from cogvid_lint.probe.pool import available_cpus
+
+    processes = min(jobs or available_cpus(), len(paths) // 256)
+    if processes <= 1:
+        return [digest(path) for path in paths]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return pool.map(digest, paths, chunksize=64)
 
 
 def _info(values: list) -> VideoInfo:

@@ -1,9 +1,10 @@
 """Benchmark: cogvid-lint's clip probing vs a loop of `ffprobe` processes and a `decord` loop.
 
-    python bench/probe_bench.py --clips N [--rounds 3] [--baseline-max 400] [--manifest-lines 100000]
+    python bench/probe_bench.py --clips N [--rounds 3] [--baseline-max 400] [--manifest-lines 100000] [--scale 7.5]
 
 Generates (or reuses) N small real clips of mixed containers, sizes, rotations, audio,
-variable frame rate and truncation under bench/corpus/ (git-ignored), then times, several
+variable frame rate and truncation under bench/corpus/ (git-ignored; with --scale S, sizes
+times S under bench/corpus-xS/: 7.5 gives CogVideoX's 480x720 training size), then times, several
 rounds, medians: the installed `cogvid-lint` cold (--no-cache) on 1 job and on all CPUs,
 warm (cache primed), the probe pool in-process on 1 and 2 jobs, a loop of `ffprobe`
 subprocesses (Debian's ffmpeg; `apt-get install -y ffmpeg` when it is absent) and a loop
@@ -49,6 +50,11 @@ KINDS = [
     (".webm", {"width": 120, "height": 80, "frames": 33, "fps": 24}, None),
 ]
 TRAIN = ["--train-resolution", "49x64x96"]
+SCALE = 1  # --scale: every size times this (7.5: CogVideoX's own 480x720), in bench/corpus-x<S>/
+
+
+def _scaled(kwargs: dict) -> dict:
+    return {**kwargs, "width": round(kwargs["width"] * SCALE / 2) * 2, "height": round(kwargs["height"] * SCALE / 2) * 2}
 
 
 def clip_path(i: int) -> Path:
@@ -57,6 +63,7 @@ def clip_path(i: int) -> Path:
 
 def _make(i: int) -> None:
     _, kwargs, keep = KINDS[i % len(KINDS)]
+    kwargs = _scaled(kwargs)
     path = clip_path(i)
     tmp = path.with_name("tmp-" + path.name)
     # a white block placed by the index: no two clips alike (else the duplicate-content
@@ -227,7 +234,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline-max", type=int, default=400, help="clips in the ffprobe/decord loops")
     parser.add_argument("--manifest-lines", type=int, default=0, help="also measure memory on a manifest this long")
+    parser.add_argument("--scale", type=float, default=1, help="clip sizes times this (7.5: 480x720 training size)")
     opts = parser.parse_args()
+    global CORPUS, SCALE, TRAIN
+    if opts.scale != 1:
+        SCALE, CORPUS = opts.scale, CORPUS.with_name(f"corpus-x{opts.scale:g}")
+        size = _scaled({"width": 96, "height": 64})
+        TRAIN = ["--train-resolution", f"49x{size['height']}x{size['width']}"]
 
     paths = build_corpus(opts.clips)
     n = len(paths)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import os
 import re
 import tokenize
 from functools import lru_cache
@@ -61,10 +62,19 @@ def _inline_suppressed(diagnostic: Diagnostic) -> bool:
     return codes is not None and (codes == ALL or diagnostic.code in codes)
 
 
-@lru_cache(maxsize=4096)
 def file_suppressions(path: str) -> tuple[bool, dict[int, frozenset[str]]]:
     """(skip-file?, line -> suppressed codes) from the file's real comments (tokenize, so a
-    `# noqa` inside a string does not count)."""
+    `# noqa` inside a string does not count); remembered while the file's stat is unchanged
+    (`--fix` lints again in the same process after editing files)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False, {}
+    return _suppressions(path, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=4096)
+def _suppressions(path: str, size: int, mtime_ns: int, inode: int) -> tuple[bool, dict[int, frozenset[str]]]:
     try:
         data = Path(path).read_bytes()
     except OSError:

@@ -103,3 +103,16 @@ def test_the_code_hook_resolves_no_dataset_but_still_reports_a_broken_config(tmp
     assert main(["--select", "CVL4", "--output-format", "concise"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "cogvid-lint.yaml: key 'train-resolution'" in err[0], err
+
+
+def test_suppressions_follow_an_edit_within_one_process(tmp_path, capsys, monkeypatch):
+    """`--fix` lints again in the same process: a noqa added or removed in between counts."""
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "train.py"
+    script.write_text("import decord\nimport torch\n")
+    argv = ["train.py", "--select", "CVL401", "--output-format", "concise", "--no-cache"]
+    assert main(argv) == 1
+    script.write_text("import decord  # noqa: CVL401\nimport torch\n")
+    assert main(argv) == 0
+    script.write_text("import decord\nimport torch\n\n")
+    assert main(argv) == 1

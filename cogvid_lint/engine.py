@@ -124,16 +124,25 @@ def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
 
 
 def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnostic]:
+    return finish([d for unit in check_units(active, project) for d in unit])
+
+
+def check_units(active: Sequence[ActiveRule], project: Project) -> Iterator[list[Diagnostic]]:
+    """The stamped findings of each rule on each dataset (or on all Python files), one list
+    at a time: a unit of work short enough for the parent to run between two looks at the
+    probe workers (commands.check.Lint.run)."""
     from cogvid_lint.gcpause import gc_paused
 
-    diagnostics: list[Diagnostic] = []
-    append = diagnostics.append
     probed: dict[int, list[Any]] = {}  # the clips with probe results, listed once for every video rule
-    with gc_paused():  # a re-lint of 10,000 clips makes as many findings: nothing for the collector
-        for rule in active:
-            check = rule.check
-            for dataset, subjects in _subjects(rule.spec.target, project, probed):
-                ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
+    for rule in active:
+        check = rule.check
+        for dataset, subjects in _subjects(rule.spec.target, project, probed):
+            ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
+            found: list[Diagnostic] = []
+            append = found.append
+            # a re-lint of 10,000 clips makes as many findings: nothing for the collector. Not
+            # paused across the yield: workers forked meanwhile would inherit a disabled GC.
+            with gc_paused():
                 for subject in subjects:
                     try:
                         for finding in check(subject, ctx):
@@ -142,8 +151,13 @@ def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnosti
                         where = getattr(subject, "path", None) or getattr(subject, "root", "")
                         raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: "
                                            f"{exc.__class__.__name__}: {exc}") from exc
-        unique = {(d.code, d.location, d.message, d.anchor): d for d in diagnostics}
-        return sorted(unique.values(), key=lambda d: d.sort_key)
+            yield found
+
+
+def finish(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Each finding once, in report order."""
+    unique = {(d.code, d.location, d.message, d.anchor): d for d in diagnostics}
+    return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
 def _subjects(target: str, project: Project, probed: dict[int, list[Any]]) -> Iterator[tuple[Any, Sequence[Any]]]:

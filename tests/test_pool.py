@@ -55,6 +55,43 @@ def test_parallel_results_are_identical_to_serial(corpus):
         assert probe_many(corpus, jobs=jobs) == serial
 
 
+def test_the_parent_works_meanwhile_only_with_several_jobs(corpus):
+    """`meanwhile` units run while two workers probe, until it says none is left; the
+    answers are unchanged. With one job the parent never takes on work of its own."""
+    serial = [probe(p) for p in corpus]
+    for jobs in (2, 1):
+        calls = []
+
+        def meanwhile() -> bool:
+            calls.append(time.monotonic())
+            return len(calls) < 5  # five units of work, then "none left"
+
+        assert probe_many(corpus, jobs=jobs, meanwhile=meanwhile) == serial
+        assert len(calls) == (5 if jobs > 1 else 0), (jobs, len(calls))
+
+
+def test_the_cli_answers_alike_on_one_job_and_two(tmp_path):
+    """Lint.run overlaps the rules that read no probe with the probing: the same report."""
+    (tmp_path / "data/videos").mkdir(parents=True)
+    names = []
+    for i in range(24):
+        make_clip(tmp_path / f"data/videos/c{i}.mp4", frames=9 + i % 3, width=96 if i % 4 else 64, height=64)
+        names.append(f"videos/c{i}.mp4")
+    names.append("videos/missing.mp4")  # a dataset finding (CVL003) beside the video ones
+    (tmp_path / "data/videos.txt").write_text("\n".join(names) + "\n")
+    (tmp_path / "data/prompts.txt").write_text("a caption\n" * (len(names) - 2))  # CVL002
+    reports = []
+    for jobs in ("1", "2"):
+        proc = subprocess.run(["cogvid-lint", "--data-root", "data", "--output-format", "json", "-j", jobs,
+                               "--no-cache", "--train-resolution", "49x64x96"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1, proc.stderr
+        reports.append(json.loads(proc.stdout)["diagnostics"])
+    codes = {d["code"] for d in reports[0]}
+    assert {"CVL002", "CVL003", "CVL102", "CVL105"} <= codes, codes
+    assert reports[0] == reports[1]
+
+
 def test_small_batches_stay_in_process_and_big_ones_fan_out(tmp_path):
     names = [str(tmp_path / f"{i}.mp4") for i in range(40)]
     few = probe_many(names[:SERIAL_BELOW - 1], jobs=2, spec="probe_standins:whoami")

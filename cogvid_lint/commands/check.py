@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
-from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, load_catalogue, needs_video,
-                                run_checks, select_rules)
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_units, finish,
+                                load_catalogue, needs_video, run_checks, select_rules)
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
@@ -48,11 +48,28 @@ class Lint:
 
     def run(self) -> list[Diagnostic]:
         project = build_project(self.active, self.settings)
-        if needs_video(self.active):
-            from cogvid_lint.probe.runner import probe_project
+        if not needs_video(self.active):
+            return apply_filters(run_checks(self.active, project), self.settings)
+        from cogvid_lint.probe.runner import probe_project
 
-            probe_project(project, self.settings, progress=self.progress)
-        return apply_filters(run_checks(self.active, project), self.settings)
+        # The rules that read no probe run while the workers probe (one unit at a time,
+        # whenever no answer is waiting), the video rules after.
+        units = check_units([r for r in self.active if r.spec.target != "video"], project)
+        found: list[Diagnostic] = []
+
+        def meanwhile() -> bool:
+            unit = next(units, None)
+            if unit is None:
+                return False
+            found.extend(unit)
+            return True
+
+        probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile)
+        for unit in units:
+            found.extend(unit)
+        for unit in check_units([r for r in self.active if r.spec.target == "video"], project):
+            found.extend(unit)
+        return apply_filters(finish(found), self.settings)
 
 
 def prepare(args: argparse.Namespace) -> Lint:

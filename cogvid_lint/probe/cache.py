@@ -91,18 +91,26 @@ def cached_digests(settings: Settings, files: Sequence[tuple[str, os.stat_result
     `kind` (the name of what `digest` computes): the duplicate-clip rule hashes every clip
     whose size another clip shares, which on a warm run must not mean reading them again."""
     keys = [StatKey.of(path, st) for path, st in files]
-    cache = None if settings.option("no_cache") else open_cache(cache_dir(settings), "")
-    try:
-        known: dict[str, str | None] = dict(cache.lookup_text("digests", kind, keys)) if cache else {}
-        missing = [key for key in keys if key.path not in known]
-        fresh = list(zip(missing, _digest_all(digest, [key.path for key in missing], settings.option("jobs"))))
-        if cache:
-            cache.store_text("digests", kind, [(key, value) for key, value in fresh if value is not None])
-    finally:
-        if cache:
-            cache.close()
+    use_cache = not settings.option("no_cache")
+    known: dict[str, str | None] = _with_cache(settings, lambda c: dict(c.lookup_text("digests", kind, keys))) \
+        if use_cache else {}
+    # the connection is closed meanwhile: _digest_all may fork (SQLite forbids carrying one across)
+    missing = [key for key in keys if key.path not in known]
+    fresh = list(zip(missing, _digest_all(digest, [key.path for key in missing], settings.option("jobs"))))
+    if use_cache and fresh:
+        _with_cache(settings, lambda c: c.store_text("digests", kind, [(k, v) for k, v in fresh if v is not None]))
     known.update((key.path, value) for key, value in fresh)
     return known
+
+
+def _with_cache(settings: Settings, use: Callable[[ProbeCache], dict | None]) -> dict:
+    cache = open_cache(cache_dir(settings), "")
+    if cache is None:
+        return {}
+    try:
+        return use(cache) or {}
+    finally:
+        cache.close()
 
 
 def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int | None) -> list[str | None]:

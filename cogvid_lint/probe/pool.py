@@ -60,12 +60,17 @@ def call_probe(fn: ProbeFn, path: str) -> VideoInfo:
 
 
 def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT,
-               spec: str | None = None, on_result: Callable[[], None] | None = None) -> list[VideoInfo]:
+               spec: str | None = None, on_result: Callable[[], None] | None = None,
+               meanwhile: Callable[[], bool] | None = None) -> list[VideoInfo]:
     """`probe(path)` for every path, in order; `jobs` workers (0: every available CPU).
 
     A clip that crashes its worker gets `error="decoder crashed (...)"`, one that takes
     longer than `timeout` seconds gets `error="probe timed out ..."`; the others are
     unaffected. Fewer than SERIAL_BELOW clips are probed in this process.
+    With two or more workers, whenever no answer is waiting this process calls
+    `meanwhile()` (a unit of other work; False when there is none left) instead of
+    sleeping: on N CPUs its serial work then overlaps the N workers' probing. With one
+    job it never does, so that `-j 1` keeps to one CPU's worth of work at a time.
     """
     spec = spec or probe_fn_spec()
     jobs = jobs or available_cpus()
@@ -80,7 +85,7 @@ def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFA
     workers = min(jobs, -(-len(paths) // CHUNK))
     # Small batches still spread over every worker: chunks shrink to keep 4 per worker.
     size = max(1, min(CHUNK, len(paths) // (workers * 4)))
-    return _Pool(spec, workers, timeout, on_result).run(paths, size)
+    return _Pool(spec, workers, timeout, on_result, meanwhile if jobs > 1 else None).run(paths, size)
 
 
 def _context():
@@ -152,9 +157,10 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, spec: str, size: int, timeout: float | None, on_result):
+    def __init__(self, spec: str, size: int, timeout: float | None, on_result, meanwhile=None):
         self.ctx = _context()
         self.spec, self.size, self.timeout, self.on_result = spec, size, timeout, on_result
+        self.meanwhile: Callable[[], bool] | None = meanwhile
         self.results: list[VideoInfo | None] = []
         self.queue: deque[list[tuple[int, str]]] = deque()
 
@@ -175,10 +181,15 @@ class _Pool:
                 busy = [w for w in slots if w is not None and w.chunks]
                 if not busy:
                     break
+                handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+                if self.meanwhile is not None and not wait(handles, timeout=0):
+                    if self.meanwhile():  # a unit of the parent's other work, then look again
+                        continue
+                    self.meanwhile = None
                 timeout = None
                 if self.timeout:
                     timeout = max(min(w.state[_SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
-                wait([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout)
+                wait(handles, timeout=timeout)
                 for i, w in enumerate(slots):
                     if w is not None and w.chunks and not self._collect(w):
                         slots[i] = None

@@ -44,8 +44,11 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
     return found
 
 
-def probe_project(project: Project, settings: Settings, progress: bool = False) -> None:
-    """`progress`: the caller's output is for people (a rich bar may go to stderr)."""
+def probe_project(project: Project, settings: Settings, progress: bool = False,
+                  meanwhile: Callable[[], bool] | None = None) -> None:
+    """`progress`: the caller's output is for people (a rich bar may go to stderr).
+    `meanwhile`: other work, a unit per call (False: none left), that the parent may do
+    while more than one worker probes (see pool.probe_many)."""
     targets = probe_targets(project)
     if not targets:
         return
@@ -60,7 +63,8 @@ def probe_project(project: Project, settings: Settings, progress: bool = False) 
         jobs = int(settings.option("jobs", 0)) or available_cpus()
         timeout = float(settings.option("probe_timeout", DEFAULT_TIMEOUT))
         with _progress_bar(len(todo), jobs, progress) as advance:
-            infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec, on_result=advance)
+            infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec, on_result=advance,
+                               meanwhile=meanwhile)
         known.update((key.path, info) for key, info in zip(todo, infos))
         # A timeout says as much about this run (load, --probe-timeout) as about the clip:
         # probe it again next time rather than remember it.

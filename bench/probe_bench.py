@@ -299,7 +299,10 @@ def main() -> None:
           f" warm run of {n} clips: {med['cogvid-lint warm'] * n:.2f} s")
     print(f"  {cpus} jobs / 1 job, in-process   = {pool1 / pool_all:.2f}x (best rounds:"
           f" {min(walls['probe pool in-process, 1 job']) / min(walls[f'probe pool in-process, {cpus} jobs']):.2f}x);"
-          f" CLI cold = {med['cogvid-lint cold, 1 job'] / cold:.2f}x (>= 1.8 on >= 2000 clips)")
+          f" CLI cold = {med['cogvid-lint cold, 1 job'] / cold:.2f}x (best rounds:"
+          f" {min(walls['cogvid-lint cold, 1 job']) / min(walls[f'cogvid-lint cold, {cpus} jobs']):.2f}x;"
+          f" per round: {', '.join(f'{a / b:.2f}' for a, b in zip(walls['cogvid-lint cold, 1 job'], walls[f'cogvid-lint cold, {cpus} jobs']))})"
+          f" (>= 1.8 on >= 2000 clips)")
     if opts.manifest_lines:
         # every line a different clip: the corpus, then names of clips that do not exist
         lines = [p.relative_to(CORPUS).as_posix() for p in paths[:opts.manifest_lines]]

@@ -29,7 +29,9 @@ def user_cache_dir() -> Path:
     chosen = os.environ.get(ENV_VAR)
     if chosen:
         return Path(chosen).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "cogvid-lint"
 
 

@@ -116,3 +116,16 @@ def test_suppressions_follow_an_edit_within_one_process(tmp_path, capsys, monkey
     assert main(argv) == 0
     script.write_text("import decord\nimport torch\n\n")
     assert main(argv) == 1
+
+
+def test_user_cache_folder_follows_xdg_and_ignores_a_relative_one(tmp_path, monkeypatch):
+    from cogvid_lint.remembered import user_cache_dir
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache_dir() == tmp_path / "xdg" / "cogvid-lint"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")  # would litter the project being linted
+    assert user_cache_dir() == tmp_path / "home" / ".cache" / "cogvid-lint"
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "mine"))
+    assert user_cache_dir() == tmp_path / "mine"

@@ -21,16 +21,16 @@ from typing import Literal
 
 from cogvid_lint.cache_layout import CacheFile, latent_folder, stamp_path, stat_file
 from cogvid_lint.discover.project import Clip, Dataset
+from cogvid_lint.errors import STRICT, type_adapter
 
 STAMP_VERSION = 1
 # Plain dataclasses that pydantic validates when a stamp is read (unknown keys refused);
 # the validated stamp is remembered (cogvid_lint.remembered) until the file changes.
-_STRICT = {"extra": "forbid"}
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClipRecord:
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     size: int
     mtime_ns: int
     blake2b: str
@@ -39,7 +39,7 @@ class ClipRecord:
 
 @dataclass(frozen=True, kw_only=True)
 class Stamp:
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     version: Literal[1]
     model: str
     resolution: str
@@ -76,7 +76,7 @@ def load_stamp(data_root: Path) -> Stamp | None:
 
 
 def _read_stamp(path: Path) -> Stamp | None:
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import ValidationError
 
     try:
         data = path.read_bytes()
@@ -85,7 +85,7 @@ def _read_stamp(path: Path) -> Stamp | None:
     except OSError as exc:
         raise StampError(f"cannot read the cache stamp: {exc.strerror or exc}") from None
     try:
-        return TypeAdapter(Stamp).validate_python(json.loads(data.decode("utf-8")))
+        return type_adapter(Stamp).validate_python(json.loads(data.decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StampError(f"the cache stamp is not JSON ({exc.__class__.__name__})") from None
     except ValidationError as exc:

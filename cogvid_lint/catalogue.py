@@ -6,18 +6,14 @@ file and the key, so a user fixes a broken rules folder in one pass.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from cogvid_lint.errors import ConfigError, format_validation_error
+from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
-
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
 
 Target = Literal["dataset", "video", "training", "cache", "python"]
 ParamType = Literal["int", "float", "bool", "str", "list"]
@@ -33,7 +29,6 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 # Plain frozen dataclasses: pydantic validates them (types, Literals, unknown keys) when a
 # rule file is read, and `__post_init__` adds the checks types cannot say. A remembered
 # catalogue (cogvid_lint.remembered) is unpickled without importing pydantic at all.
-_STRICT = {"extra": "forbid"}
 
 
 def _require(ok: bool, key: str, problem: str) -> None:
@@ -43,7 +38,7 @@ def _require(ok: bool, key: str, problem: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class ParamSpec:
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     type: ParamType
     default: Any = None
     description: str = ""
@@ -55,7 +50,7 @@ class ParamSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class Docs:
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     what: str
     why: str
     example: str
@@ -70,7 +65,7 @@ class Docs:
 class Condition:
     """One comparison of a user rule: `field op value` (or `field op params[param]`)."""
 
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     field: str
     op: Literal["<", "<=", ">", ">=", "==", "!=", "in", "not-in", "matches"]
     value: Any = None
@@ -83,7 +78,7 @@ class Condition:
 
 @dataclass(frozen=True, kw_only=True)
 class RuleSpec:
-    __pydantic_config__ = _STRICT
+    __pydantic_config__ = STRICT
     code: str
     name: str
     target: Target
@@ -116,15 +111,6 @@ class RuleSpec:
     def default_params(self) -> dict[str, Any]:
         return {name: spec.default for name, spec in self.params.items()}
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready, as a rule file would write it (`rule --output-format json`)."""
-        from dataclasses import asdict
-
-        data = asdict(self)
-        data["severity"] = self.severity.value
-        data["when"] = list(data["when"])
-        return data
-
 
 def is_param_type(value: Any, type_name: str) -> bool:
     if type_name in ("int", "float") and isinstance(value, bool):
@@ -142,15 +128,15 @@ def builtin_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def load_rules(directory: Path, *, user: bool = False, remember: bool = True) -> list[RuleSpec]:
+def load_rules(directory: Path, *, user: bool = False) -> list[RuleSpec]:
     """Load and validate every `*.yaml` in `directory`; raise one ConfigError listing all problems."""
-    rules, errors = read_rules(directory, user=user, remember=remember)
+    rules, errors = read_rules(directory, user=user)
     if errors:
         raise ConfigError(errors)
     return rules
 
 
-def read_rules(directory: Path, *, user: bool = False, remember: bool = True) -> tuple[list[RuleSpec], list[str]]:
+def read_rules(directory: Path, *, user: bool = False) -> tuple[list[RuleSpec], list[str]]:
     """The valid rules of `directory` and one line per problem in the others; remembered
     (cogvid_lint.remembered) while no rule file, nor this schema, changes."""
     from cogvid_lint.remembered import remembered
@@ -160,8 +146,7 @@ def read_rules(directory: Path, *, user: bool = False, remember: bool = True) ->
         return [], [f"{directory}: rules directory not found"]
     # the folder itself: its mtime changes when a rule file is added, removed or renamed
     sources = [__file__, directory, *files]
-    return remembered("user-rules" if user else "rules", sources, lambda: _validate_rules(files, user),
-                      enabled=remember)
+    return remembered("user-rules" if user else "rules", sources, lambda: _validate_rules(files, user))
 
 
 def _rule_files(directory: Path) -> list[Path] | None:
@@ -191,7 +176,7 @@ def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list
             errors.append(f"{path}: a rule file must hold a mapping")
             continue
         try:
-            rule = _rule_adapter().validate_python({**data, "source": str(path)})
+            rule = type_adapter(RuleSpec).validate_python({**data, "source": str(path)})
         except ValidationError as exc:
             errors.extend(format_validation_error(exc, prefix=f"{path}: rule {data.get('code', '?')}"))
             continue
@@ -206,13 +191,6 @@ def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list
                 errors.append(f"{rule.source}: rule {rule.code}: {ident!r} already defined in {seen[ident]}")
             seen[ident] = rule.source
     return rules, errors
-
-
-@functools.cache
-def _rule_adapter() -> TypeAdapter:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(RuleSpec)
 
 
 def _one_line(exc: BaseException) -> str:

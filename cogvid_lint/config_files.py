@@ -6,17 +6,13 @@ naming the file and the key, with a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
-import functools
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import Any, Literal, Union
 
-from cogvid_lint.errors import ConfigError, format_validation_error
+from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
-
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
 
 CONFIG_NAMES = ("cogvid-lint.yaml", ".cogvid-lint.yaml", "cogvid-lint.yml", ".cogvid-lint.yml")
 
@@ -28,7 +24,7 @@ def _kebab(name: str) -> str:
 # Plain frozen dataclasses that pydantic validates (kebab-case keys, unknown keys refused)
 # when a file is read; a validated config is remembered (cogvid_lint.remembered) so that
 # runs on an unchanged config import neither pydantic nor PyYAML.
-_STRICT_KEBAB = {"extra": "forbid", "alias_generator": _kebab, "populate_by_name": True}
+_STRICT_KEBAB = {**STRICT, "alias_generator": _kebab, "populate_by_name": True}
 
 Layout = Literal["auto", "cogvideo", "sat"]
 Purpose = Literal["style", "concept", "general"]
@@ -98,13 +94,6 @@ class FileConfig(DatasetKeys):
             raise ValueError(f"key 'fix-crf': must be <= 51, got {self.fix_crf!r}")
 
 
-@functools.cache
-def _config_adapter() -> TypeAdapter:
-    from pydantic import TypeAdapter
-
-    return TypeAdapter(FileConfig)
-
-
 def _all_keys() -> list[str]:
     keys = set()
     for model in (FileConfig, DatasetEntry, RuleOverride):
@@ -135,11 +124,11 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-def read_config(path: Path, *, remember: bool = True) -> FileConfig:
+def read_config(path: Path) -> FileConfig:
     """Load and validate one config file; ConfigError with one line per problem."""
     from cogvid_lint.remembered import remembered
 
-    return remembered("config", [__file__, path], lambda: _validate_config(path), enabled=remember)
+    return remembered("config", [__file__, path], lambda: _validate_config(path))
 
 
 def _validate_config(path: Path) -> FileConfig:
@@ -167,6 +156,6 @@ def _validate_config(path: Path) -> FileConfig:
     from pydantic import ValidationError
 
     try:
-        return _config_adapter().validate_python(data)
+        return type_adapter(FileConfig).validate_python(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, prefix=str(path), known=_all_keys())) from None

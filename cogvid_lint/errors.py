@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:  # imported by whoever validates: pydantic is kept off the fast path
-    from pydantic import ValidationError
+    from pydantic import TypeAdapter, ValidationError
+
+# `__pydantic_config__` of the dataclasses pydantic validates (rules, configs, the cache
+# stamp): a key the schema does not know is an error, not silently dropped.
+STRICT = {"extra": "forbid"}
 
 
 class ConfigError(Exception):
@@ -19,6 +24,15 @@ class ConfigError(Exception):
 
 class UsageError(Exception):
     """A bad command line; the message is one line."""
+
+
+@functools.cache
+def type_adapter(cls: type) -> TypeAdapter:
+    """pydantic's validator for the dataclass `cls`, built (and pydantic imported) on first
+    use: a run whose inputs are remembered (cogvid_lint.remembered) never builds one."""
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cls)
 
 
 def format_validation_error(exc: ValidationError, *, prefix: str, known: Iterable[str] = ()) -> list[str]:

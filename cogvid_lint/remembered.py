@@ -47,11 +47,9 @@ def signature(paths: Iterable[Path | str]) -> tuple:
     return tuple(parts)
 
 
-def remembered(kind: str, sources: Iterable[Path | str], build: Callable[[], T], *, enabled: bool = True) -> T:
+def remembered(kind: str, sources: Iterable[Path | str], build: Callable[[], T]) -> T:
     """`build()`'s value, from the user cache while `sources` are unchanged. `build` may
     raise (a broken config): nothing is remembered then, so the error shows every time."""
-    if not enabled:
-        return build()
     key = signature(sources)
     # one file per kind and set of source paths: an edited config replaces its entry
     names = "\0".join(part[0] for part in key[1:])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.engine import load_catalogue
@@ -40,7 +41,7 @@ def rule_text(rule: RuleSpec) -> str:
 def show_rule(ident: str, fmt: str) -> int:
     rule = find_rule(ident)
     if fmt == "json":
-        data = rule.as_dict()
+        data = asdict(rule)  # Severity is a str enum: JSON writes its value
         del data["source"]
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     else:

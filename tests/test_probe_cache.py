@@ -253,3 +253,19 @@ def test_many_same_size_clips_are_hashed_in_parallel_with_the_serial_answer(proj
         found = [(d["path"], d["message"]) for d in report["diagnostics"]]
         assert len(found) == 1 and found[0][0] == "data/videos/c0599.mp4", found
         assert "identical content" in found[0][1] and "c0007.mp4" in found[0][1]
+
+
+def test_an_unusable_cache_folder_warns_once_per_run(project, capsys):
+    """Probes, duplicate-clip digests and code facts all open the cache: one warning."""
+    from cogvid_lint.cli import main
+
+    root = project({"data/videos.txt": "videos/a.mp4\nvideos/b.mp4\n", "data/prompts.txt": "a\nb\n",
+                    "train.py": "import os\n", "blocker": ""},
+                   {"data/videos/a.mp4": {}, "data/videos/b.mp4": {}})
+    (root / "data/videos/b.mp4").write_bytes((root / "data/videos/a.mp4").read_bytes())  # a duplicate
+    capsys.readouterr()
+    code = main(["--data-root", "data", "--cache-dir", str(root / "blocker/c"), "--output-format", "json", ".",
+                 "data"])
+    out = capsys.readouterr()
+    assert code == 1 and '"CVL007"' in out.out
+    assert out.err.count("warning") == 1, out.err

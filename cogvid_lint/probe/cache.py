@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cogvid_lint.probe.cache_db import DB_NAME, CacheDB, StatKey, clean
 from cogvid_lint.gcpause import gc_paused
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["CACHE_DIR_NAME", "DB_NAME", "ProbeCache", "StatKey", "cache_dir", "cached_digests", "clean",
            "open_cache", "probe_version"]
 
+T = TypeVar("T")
 CACHE_DIR_NAME = ".cogvid_lint_cache"
 _FIELDS = tuple(f.name for f in fields(VideoInfo))
 
@@ -91,24 +92,25 @@ def cached_digests(settings: Settings, files: Sequence[tuple[str, os.stat_result
     `kind` (the name of what `digest` computes): the duplicate-clip rule hashes every clip
     whose size another clip shares, which on a warm run must not mean reading them again."""
     keys = [StatKey.of(path, st) for path, st in files]
-    use_cache = not settings.option("no_cache")
-    known: dict[str, str | None] = _with_cache(settings, lambda c: dict(c.lookup_text("digests", kind, keys))) \
-        if use_cache else {}
+    version = None if settings.option("no_cache") else ""  # digests are versioned by `kind`
+    known: dict[str, str | None] = with_cache(settings, version, lambda c: c.lookup_text("digests", kind, keys)) or {}
     # the connection is closed meanwhile: _digest_all may fork (SQLite forbids carrying one across)
     missing = [key for key in keys if key.path not in known]
     fresh = list(zip(missing, _digest_all(digest, [key.path for key in missing], settings.option("jobs"))))
-    if use_cache and fresh:
-        _with_cache(settings, lambda c: c.store_text("digests", kind, [(k, v) for k, v in fresh if v is not None]))
+    if fresh:
+        with_cache(settings, version, lambda c: c.store_text("digests", kind, [(k, v) for k, v in fresh if v is not None]))
     known.update((key.path, value) for key, value in fresh)
     return known
 
 
-def _with_cache(settings: Settings, use: Callable[[ProbeCache], dict | None]) -> dict:
-    cache = open_cache(cache_dir(settings), "")
+def with_cache(settings: Settings, version: str | None, use: Callable[[ProbeCache], T]) -> T | None:
+    """use(cache) with the cache open only meanwhile (no SQLite connection may be open when
+    a pool forks); None with no cache (`version` None: --no-cache) or one that cannot be used."""
+    cache = open_cache(cache_dir(settings), version) if version is not None else None
     if cache is None:
-        return {}
+        return None
     try:
-        return use(cache) or {}
+        return use(cache)
     finally:
         cache.close()
 
@@ -117,14 +119,12 @@ def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int
     """`digest` of each path, in order; many of them in forked processes (default: one per
     CPU), so a cold run's content hashes (the duplicate-clip rule) do not add serial time
     after the parallel probes. Threads do not help: hashing small clips is mostly Python."""
-    from cogvid_lint.probe.pool import available_cpus
+    from cogvid_lint.probe.pool import available_cpus, mp_context
 
     processes = min(jobs or available_cpus(), len(paths) // 256)
     if processes <= 1:
         return [digest(path) for path in paths]
-    import multiprocessing
-
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    with mp_context().Pool(processes) as pool:
         return pool.map(digest, paths, chunksize=64)
 
 

@@ -49,6 +49,10 @@ def warn(message: str) -> None:
     print(f"cogvid-lint: warning: {message}", file=sys.stderr)
 
 
+# Cache folders this process found unusable (warned once): later opens give up quietly.
+_UNUSABLE: set[Path] = set()
+
+
 class CacheDB:
     """One cache database; `open()` it first. Every method degrades to a miss."""
 
@@ -58,12 +62,16 @@ class CacheDB:
         self.conn: sqlite3.Connection | None = None
 
     def open(self) -> bool:
-        """Create or open the database; False (after a warning) when it cannot be used."""
+        """Create or open the database; False when it cannot be used: with a warning the
+        first time, silently after that (one run opens it for probes, digests and code facts)."""
         folder = self.folder
+        if folder in _UNUSABLE:
+            return False
         try:
             _prepare_folder(folder)
         except OSError as exc:
             warn(f"cannot create the probe cache in {folder} ({exc.strerror or exc}); continuing without it")
+            _UNUSABLE.add(folder)
             return False
         for attempt in ("open", "open after rebuilding"):
             try:
@@ -73,6 +81,7 @@ class CacheDB:
                 self.close()
                 if attempt != "open" or not _is_corrupt(exc):
                     warn(f"probe cache {self.db_path}: cannot {attempt} ({exc}); continuing without it")
+                    _UNUSABLE.add(folder)
                     return False
                 if not _discard_and_warn(self, exc, recheck=True):
                     return False

@@ -88,7 +88,7 @@ def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFA
     return _Pool(spec, workers, timeout, on_result, meanwhile if jobs > 1 else None).run(paths, size)
 
 
-def _context():
+def mp_context():
     import multiprocessing  # here, not at the top: a warm run never starts a pool (10 ms)
 
     # fork: workers start in milliseconds with this process's imports (spawn re-imports:
@@ -158,7 +158,7 @@ class _Worker:
 
 class _Pool:
     def __init__(self, spec: str, size: int, timeout: float | None, on_result, meanwhile=None):
-        self.ctx = _context()
+        self.ctx = mp_context()
         self.spec, self.size, self.timeout, self.on_result = spec, size, timeout, on_result
         self.meanwhile: Callable[[], bool] | None = meanwhile
         self.results: list[VideoInfo | None] = []

@@ -21,7 +21,7 @@ from fractions import Fraction
 from itertools import pairwise
 
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.mp4box import sniff_format
+from cogvid_lint.probe.mp4box import read_layout, sniff_format
 from cogvid_lint.probe.pixfmt import DECODE, header_pix_fmt
 
 # Timestamp jitter below this share of the median step is rounding (mkv stores ms: 30 fps
@@ -31,7 +31,7 @@ MAX_SANE_FPS = 1000.0
 # The tail we would decode to verify the last packet: past these, a clip that already
 # lacks frames is reported truncated without decoding (a forged 16384x16384 header, a
 # GOP of hundreds of 8K frames) and we stop holding its packets in memory.
-MAXDECODE_PIXELS = 8192 * 4352
+MAX_DECODE_PIXELS = 8192 * 4352
 MAX_TAIL_PIXELS = 400_000_000
 MAX_TAIL_BYTES = 64 << 20
 _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
@@ -40,7 +40,6 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 # containers whose headers give frame rate and count, we let no decoder open while FFmpeg
 # probes, and read the pixel format from the codec's headers instead.
 _HEADER_ONLY = {"codec_whitelist": "none"}
-
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -97,8 +96,6 @@ def _probe(p: str) -> VideoInfo:
 
 def _open_error(p: str, exc) -> str:
     import av
-
-    from cogvid_lint.probe.mp4box import read_layout
 
     msg = _ffmsg(exc)
     layout = read_layout(p)
@@ -190,8 +187,6 @@ def _decord_refusal(vs, container, base: dict) -> str | None:
 def _rotation(p: str, fmt: str, index: int) -> int:
     if "mp4" not in fmt and "mov" not in fmt:
         return 0  # decord's FFmpeg 4.1 reads a display matrix from mp4/mov only
-    from cogvid_lint.probe.mp4box import read_layout
-
     rotations = read_layout(p).track_rotations
     return rotations[index] if index < len(rotations) else 0
 
@@ -234,7 +229,7 @@ def _tail_problem(av, vs, scan: _Scan, pixels: int) -> str | None:
     """Why the last packet is unusable, or None when it decodes."""
     if scan.last_corrupt:
         return "last packet is incomplete"
-    if pixels > MAXDECODE_PIXELS:
+    if pixels > MAX_DECODE_PIXELS:
         return "last packet not verified (frame too large to decode)"
     packets = scan.tail
     if packets is None:

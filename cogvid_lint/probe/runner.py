@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator
 
 from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.gcpause import gc_paused
-from cogvid_lint.probe.cache import ProbeCache, StatKey, cache_dir, open_cache, probe_version
+from cogvid_lint.probe.cache import StatKey, probe_version, with_cache
 from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, probe_fn_spec, probe_many
 from cogvid_lint.settings import Settings
 
@@ -21,7 +21,6 @@ from cogvid_lint.settings import Settings
 # bar is worth drawing: only for probes expected to outlast PROGRESS_AFTER_S.
 EXPECTED_PROBE_S = 0.004
 PROGRESS_AFTER_S = 2.0
-T = TypeVar("T")
 POSIX = os.name == "posix"
 
 
@@ -55,7 +54,7 @@ def probe_project(project: Project, settings: Settings, progress: bool = False,
     spec = probe_fn_spec()
     version = None if settings.option("no_cache") else probe_version(spec)
     unique = list({key.path: key for _, key in targets}.values())  # a clip listed twice is probed once
-    known = _cached(settings, version, lambda cache: cache.lookup(unique))
+    known = with_cache(settings, version, lambda cache: cache.lookup(unique))
     if known is None:  # no cache, or it cannot be used (warned once): don't try to store either
         known, version = {}, None
     todo = [key for key in unique if key.path not in known]
@@ -69,21 +68,9 @@ def probe_project(project: Project, settings: Settings, progress: bool = False,
         # A timeout says as much about this run (load, --probe-timeout) as about the clip:
         # probe it again next time rather than remember it.
         kept = [(key, info) for key, info in zip(todo, infos) if not (info.error or "").startswith("probe timed out")]
-        _cached(settings, version, lambda cache: cache.store(kept))
+        with_cache(settings, version, lambda cache: cache.store(kept))
     for clip, key in targets:
         clip.info = known[key.path]
-
-
-def _cached(settings: Settings, version: str | None, use: Callable[[ProbeCache], T]) -> T | None:
-    """use(cache) with the cache open only meanwhile: no SQLite connection is open while
-    the pool forks (SQLite forbids carrying one across a fork)."""
-    cache = open_cache(cache_dir(settings), version) if version is not None else None
-    if cache is None:
-        return None
-    try:
-        return use(cache)
-    finally:
-        cache.close()
 
 
 @contextmanager

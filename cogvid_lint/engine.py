@@ -123,10 +123,6 @@ def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
     return discover(settings, python="python" in targets, datasets=bool(targets & DATASET_TARGETS))
 
 
-def run_checks(active: Sequence[ActiveRule], project: Project) -> list[Diagnostic]:
-    return finish([d for unit in check_units(active, project) for d in unit])
-
-
 def check_units(active: Sequence[ActiveRule], project: Project) -> Iterator[list[Diagnostic]]:
     """The stamped findings of each rule on each dataset (or on all Python files), one list
     at a time: a unit of work short enough for the parent to run between two looks at the
@@ -203,8 +199,3 @@ def stamp(rule: ActiveRule, finding: Finding) -> Diagnostic:
         fingerprint=finding.fingerprint,
         args=dict(finding.args),
     )
-
-
-def needs_video(active: Iterable[ActiveRule]) -> bool:
-    return any(rule.spec.target == "video" for rule in active)
-

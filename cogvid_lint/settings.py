@@ -60,11 +60,12 @@ class DatasetSettings:
     id_token: str | None
     sources: Mapping[str, str]
 
-    @property
+    # cached: the settings are frozen, and every video rule asks once per clip
+    @cached_property
     def model_spec(self) -> ModelSpec | None:
         return lookup_model(self.model)
 
-    @property
+    @cached_property
     def resolution(self) -> Resolution | None:
         """The resolution the trainer will use: configured, else the model's default."""
         if self.train_resolution is not None:

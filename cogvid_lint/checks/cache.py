@@ -141,7 +141,9 @@ def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Find
     if captions is None or captions.error is not None or not captions.entries:
         return
     prompts = _scan(dataset, ctx).prompts
-    hashes = {caption_hash(entry.text) for entry in captions.entries} if prompts else set()
+    if not prompts:
+        return
+    hashes = {caption_hash(entry.text) for entry in captions.entries}
     for entry in prompts:
         if entry.stem not in hashes:
             yield cache_finding(dataset, entry, {"captions": captions.path.name},

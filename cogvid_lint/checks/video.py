@@ -32,7 +32,7 @@ def _plan(clip: Clip):
     info = clip.info
     if info is None or info.error is not None or info.frames <= 0:
         return None
-    resolution = clip.dataset.resolution
+    resolution = clip.dataset.settings.resolution
     return None if resolution is None else sample_plan(info.frames, resolution.frames, info.fps)
 
 
@@ -69,7 +69,7 @@ def _option(ctx: RuleContext, key: str, default):
 @check("video.aspect_mismatch")
 def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     aspect = _display_aspect(clip)
-    resolution = clip.dataset.resolution
+    resolution = clip.dataset.settings.resolution
     if aspect is None or resolution is None:
         return
     target = resolution.width / resolution.height
@@ -89,7 +89,7 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
     if info is None or info.error is not None or info.width <= 0:
         return
-    resolution = clip.dataset.resolution
+    resolution = clip.dataset.settings.resolution
     if resolution is None:
         return
     if info.width < resolution.width or info.height < resolution.height:
@@ -101,7 +101,7 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 @check("video.speed_mismatch")
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
-    spec = clip.dataset.model_spec
+    spec = clip.dataset.settings.model_spec
     if plan is None or spec is None or not clip.info.fps:
         return
     effective = clip.info.fps / plan.stride
@@ -122,7 +122,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
         return None
     from cogvid_lint.fix.media_plan import SPEED_PRIORITY, retime_fix, retimed_frames
 
-    target = clip.dataset.resolution.frames
+    target = clip.dataset.settings.resolution.frames
     frames = retimed_frames(clip, model_fps)
     if frames >= 2 * target:
         return None

@@ -6,12 +6,13 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_units, finish,
-                                load_catalogue, needs_video, run_checks, select_rules)
+                                load_catalogue, select_rules)
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
@@ -46,12 +47,14 @@ class Lint:
     active: Sequence[ActiveRule]
     progress: bool = False  # output is for people: long probes may draw a bar on stderr
 
+    @property
+    def has_datasets(self) -> bool:
+        """Whether a rule reads datasets (else they are never resolved: the code hook)."""
+        return any(rule.spec.target in DATASET_TARGETS for rule in self.active)
+
     def run(self) -> list[Diagnostic]:
         project = build_project(self.active, self.settings)
-        if not needs_video(self.active):
-            return apply_filters(run_checks(self.active, project), self.settings)
-        from cogvid_lint.probe.runner import probe_project
-
+        video = [r for r in self.active if r.spec.target == "video"]
         # The rules that read no probe run while the workers probe (one unit at a time,
         # whenever no answer is waiting), the video rules after.
         units = check_units([r for r in self.active if r.spec.target != "video"], project)
@@ -64,10 +67,11 @@ class Lint:
             found.extend(unit)
             return True
 
-        probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile)
-        for unit in units:
-            found.extend(unit)
-        for unit in check_units([r for r in self.active if r.spec.target == "video"], project):
+        if video:
+            from cogvid_lint.probe.runner import probe_project
+
+            probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile)
+        for unit in chain(units, check_units(video, project)):
             found.extend(unit)
         return apply_filters(finish(found), self.settings)
 
@@ -102,7 +106,7 @@ def run_check(args: argparse.Namespace) -> int:
         from cogvid_lint.fix.recovery import recover
 
         # a media fix run killed earlier: finish its verified clips, drop its temp files
-        recovered = recover([ds.data_root for ds in lint.settings.datasets], finish=True)
+        recovered = recover([ds.data_root for ds in lint.settings.datasets], finish=True) if lint.has_datasets else []
         notes += recovered
         outcome = run_fixes(lint.run, args.unsafe_fixes)
         diagnostics = outcome.remaining

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Callable
 UNKNOWN: Any = object()  # Clip.stat not taken yet
 
 if TYPE_CHECKING:
-    from cogvid_lint.models import ModelSpec, Resolution
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
 
@@ -76,10 +75,6 @@ class Clip:
         return path_stem(self.fspath) if self._path is None else self._path.stem
 
     @property
-    def exists(self) -> bool:
-        return not self.escapes_root and self.path.is_file()
-
-    @property
     def stat(self) -> os.stat_result | None:
         """os.stat of the clip (links followed), None when it is missing or unreachable;
         taken once a run (by discovery when it can): the probe step and several rules ask
@@ -118,15 +113,6 @@ class Dataset:
     @property
     def name(self) -> str:
         return self.root.name or str(self.root)
-
-    # The settings are frozen: looked up once, not once per clip by each video rule.
-    @cached_property
-    def resolution(self) -> "Resolution | None":
-        return self.settings.resolution
-
-    @cached_property
-    def model_spec(self) -> "ModelSpec | None":
-        return self.settings.model_spec
 
 
 @dataclass

@@ -77,7 +77,8 @@ class ModuleFacts:
         self._stmts: dict[int, dict[int, int]] | None = None
 
     def import_block(self, body: int, index: int) -> tuple[int, int]:
-        """`model.import_block` on facts: the run of import statements around body[index]."""
+        """The contiguous run of import statements around body[index] (the unit an import
+        sorter reorders: any other statement ends it), as (first, last) indexes."""
         taken = self._statements().get(body, {})
         first = last = index
         while first - 1 in taken:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Sequence
 
 # One step from the module down to a statement: (the statement list, index in it).
 Step = tuple[list, int]
@@ -151,16 +150,3 @@ def _is_main_test(test: ast.expr) -> bool:
     has_name = any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides)
     has_main = any(isinstance(s, ast.Constant) and s.value == "__main__" for s in sides)
     return has_name and has_main
-
-
-def import_block(body: Sequence[ast.stmt], index: int) -> tuple[int, int]:
-    """The contiguous run of import statements around body[index]: (first, last) indexes.
-
-    This is the unit an import sorter reorders: any other statement ends it.
-    """
-    first = last = index
-    while first > 0 and isinstance(body[first - 1], IMPORT_NODES):
-        first -= 1
-    while last + 1 < len(body) and isinstance(body[last + 1], IMPORT_NODES):
-        last += 1
-    return first, last

@@ -122,12 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, remember: bool | None = None) -> int:
+    """`remember`: replay or record whole runs (cogvid_lint.run_memo); by default only a
+    real command (argv None), not a caller that may have changed this process meanwhile."""
+    remember = argv is None if remember is None else remember
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "check")
     verbose = "--verbose" in argv
     try:
+        if remember and argv[0] == "check":
+            from cogvid_lint import run_memo
+
+            replayed = run_memo.replay(argv)
+            if replayed is not None:
+                return replayed
         args = build_parser().parse_args(argv)
         if args.command == "rule":
             from cogvid_lint.commands.docs import show_rule
@@ -147,7 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "undo":
             from cogvid_lint.commands.undo import undo_command
             return undo_command(args)
-        from cogvid_lint.commands.check import run_check
+        from cogvid_lint.commands.check import remembered_run, run_check
+        if remember and remembered_run(args):
+            from cogvid_lint import run_memo
+
+            return run_memo.record(argv, lambda: run_check(args))
         return run_check(args)
     except UsageError as exc:
         print(f"cogvid-lint: error: {exc}", file=sys.stderr)

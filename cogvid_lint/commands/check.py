@@ -10,6 +10,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
+from cogvid_lint import run_memo
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_units, finish,
                                 load_catalogue, select_rules)
@@ -76,8 +77,16 @@ class Lint:
         return apply_filters(finish(found), self.settings)
 
 
+def remembered_run(args: argparse.Namespace) -> bool:
+    """Whether a run may be replayed from a record (cogvid_lint.run_memo): not one that
+    changes or may change files, nor one told to use no cache."""
+    return not (args.fix or args.diff or args.write_baseline or args.no_cache)
+
+
 def prepare(args: argparse.Namespace) -> Lint:
     settings = resolve_settings(cli_options(args))
+    if settings.option("no_cache"):
+        run_memo.spoil("--no-cache")
     errors: list[str] = []
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)
@@ -180,6 +189,7 @@ def _append_step_summary(result: RunResult, summary_file: str) -> None:
     """GitHub shows ten annotations per severity per step; the job summary shows all."""
     from cogvid_lint.report.github import summary_markdown
 
+    run_memo.spoil("a GitHub step summary")  # a file of the job's, appended to: not replayed
     try:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(summary_markdown(result))
@@ -211,7 +221,9 @@ def emit(text: str, output_file: str | None) -> None:
     if output_file:
         from cogvid_lint.fsutil import atomic_write_text
 
-        atomic_write_text(Path(output_file), text)
+        with run_memo.unobserved():  # what the writer stats is our output, not an input
+            atomic_write_text(Path(output_file), text)
+        run_memo.wrote_output(output_file, text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -46,6 +46,9 @@ class StatKey(NamedTuple):
 
 
 def warn(message: str) -> None:
+    from cogvid_lint.run_memo import spoil
+
+    spoil("a cache warning")  # true of this run, not of the next: not replayed
     print(f"cogvid-lint: warning: {message}", file=sys.stderr)
 
 

@@ -11,6 +11,7 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from cogvid_lint import run_memo
 from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.probe.cache import StatKey, probe_version, with_cache
@@ -68,6 +69,8 @@ def probe_project(project: Project, settings: Settings, progress: bool = False,
         # A timeout says as much about this run (load, --probe-timeout) as about the clip:
         # probe it again next time rather than remember it.
         kept = [(key, info) for key, info in zip(todo, infos) if not (info.error or "").startswith("probe timed out")]
+        if len(kept) < len(todo):  # nor remember the whole run's report
+            run_memo.spoil("a probe timed out")
         with_cache(settings, version, lambda cache: cache.store(kept))
     for clip, key in targets:
         clip.info = known[key.path]
@@ -79,6 +82,7 @@ def _progress_bar(total: int, jobs: int, wanted: bool) -> Iterator[Callable[[], 
     if not wanted or total * EXPECTED_PROBE_S / max(jobs, 1) < PROGRESS_AFTER_S or not sys.stderr.isatty():
         yield None
         return
+    run_memo.spoil("a progress bar")  # drawn on stderr: nothing to print again
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -1,0 +1,233 @@
+"""Remembered runs: a `cogvid-lint check` whose inputs are all unchanged prints what the
+last such run printed, without discovering, probing or checking anything again.
+
+A run's inputs are its command line, environment, working folder, terminal, user and
+Python, plus every look it took at the file system (observe.py records them as they
+happen, whoever takes them: discovery, settings, the caches, the rules, imports). The
+record keeps the paths looked at and a digest of the answers; a replay asks again — one
+stat per clip, one listing per folder that was listed — and on any difference the run is
+done afresh and recorded anew. So a warm re-lint of 10,000 clips costs about 10,000
+lstat calls, not the discovery, cache reads and 100,000 rule calls behind the report.
+
+Not remembered: runs that change or may change files (--fix, --diff, --write-baseline),
+--no-cache, runs that warned (a cache that could not be used), timed out a probe (that
+says as much about the machine's load as about the clip), drew a progress bar or wrote a
+GitHub step summary. Records are JSON (never pickle: nothing in them is code), one file
+per command line in the user's cache folder, the RECORDS_KEPT newest kept.
+
+COGVID_LINT_RUN_MEMO_CHECK=1 (the test suite sets it) runs afresh even when a record
+matches and fails the run (exit 2) if the fresh output differs: every CLI test is also a
+test that no input was missed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+from cogvid_lint import __version__
+from cogvid_lint.run_memo.observe import (Observations, active, answer, listing, observing, unobserved,
+                                          _lstat, _readlink, _stat)
+
+__all__ = ["CHECK_ENV", "record", "replay", "spoil", "unobserved", "wrote_output"]
+
+FORMAT = 1  # bump when a record's layout or meaning changes
+CHECK_ENV = "COGVID_LINT_RUN_MEMO_CHECK"
+RECORDS_KEPT = 64
+# Variables a shell changes between two identical commands; nothing reads them.
+_VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL"})
+# A record matched under CHECK_ENV: the fresh run's output must equal it.
+_expected: dict[str, Any] | None = None
+
+
+def spoil(reason: str) -> None:
+    """This run must not be remembered (see the module docstring for why some are not)."""
+    obs = active()
+    if obs is not None:
+        obs.spoil(reason)
+
+
+def wrote_output(path: str, text: str) -> None:
+    """The report also went to `path` (-o): a replay writes it again."""
+    obs = active()
+    if obs is not None:
+        obs.outputs.append((path, text))
+
+
+def replay(argv: Sequence[str]) -> int | None:
+    """The remembered run's exit code, its output printed again; None when there is no
+    record for this command line or anything it looked at has changed."""
+    global _expected
+    key = run_key(argv)
+    try:
+        with open(_record_file(key), encoding="utf-8") as handle:
+            memo = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(memo, dict) or memo.get("key") != key or not _unchanged(memo):
+        return None
+    if os.environ.get(CHECK_ENV):
+        _expected = memo
+        return None
+    if memo["outputs"]:
+        from cogvid_lint.fsutil import atomic_write_text
+
+        for path, text in memo["outputs"]:
+            atomic_write_text(path, text)
+    _write(sys.stdout, memo["stdout"])
+    _write(sys.stderr, memo["stderr"])
+    return memo["exit"]
+
+
+def record(argv: Sequence[str], run: Callable[[], int]) -> int:
+    """run(), recording what it looks at and prints; remembered when it exits 0 or 1."""
+    global _expected
+    from cogvid_lint.remembered import user_cache_dir
+
+    obs = Observations(ignored=(os.path.join(os.path.abspath(user_cache_dir()), ""),))
+    with observing(obs), _captured() as printed:
+        code = run()
+    expected, _expected = _expected, None
+    stdout, stderr = ("".join(parts) for parts in printed)
+    fresh = {"stdout": stdout, "stderr": stderr, "outputs": [list(o) for o in obs.outputs], "exit": code}
+    if expected is not None and any(expected[k] != v for k, v in fresh.items()):
+        differs = ", ".join(k for k, v in fresh.items() if expected[k] != v)
+        print(f"cogvid-lint: internal error: a remembered run is stale ({differs} differ): an input was not "
+              "recorded", file=sys.stderr)
+        return 2
+    if code in (0, 1) and obs.spoiled is None:
+        _store(run_key(argv), obs, fresh)
+    return code
+
+
+def run_key(argv: Sequence[str]) -> dict[str, Any]:
+    """Everything besides the file system that a run's output may depend on."""
+    ttys = [os.isatty(fd) for fd in (0, 1, 2)]
+    size = None
+    for fd in (1, 2, 0):  # rich's width: the terminal's, where there is one
+        if ttys[fd]:
+            try:
+                size = list(os.get_terminal_size(fd))
+                break
+            except OSError:
+                pass
+    return {"format": FORMAT, "version": __version__, "python": sys.version, "executable": sys.executable,
+            "sys_path": list(sys.path), "argv": list(argv), "cwd": os.getcwd(), "tty": ttys, "size": size,
+            "ids": [os.getuid(), os.getgid(), sorted(os.getgroups())] if hasattr(os, "getuid") else None,
+            "env": {k: v for k, v in sorted(os.environ.items()) if k not in _VOLATILE_ENV}}
+
+
+def _record_file(key: dict[str, Any]) -> str:
+    from cogvid_lint.remembered import user_cache_dir
+
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return os.path.join(user_cache_dir(), "runs", name + ".json")
+
+
+def _digest(answers: list, encode) -> str:
+    return hashlib.blake2b(encode(answers), digest_size=16).hexdigest()
+
+
+def _numbers(answers: list) -> bytes:
+    # marshal's version 2 writes ints and tuples the same whatever their history (later
+    # versions share repeated objects by refcount, and any version marks interned strings);
+    # 6x faster than JSON for a stat per clip
+    return marshal.dumps(answers, 2)
+
+
+def _texts(answers: list) -> bytes:
+    return json.dumps(answers).encode("utf-8", "surrogateescape")
+
+
+def _readlink_answer(path: str) -> str | int:
+    try:
+        return os.fsdecode(_readlink(path))
+    except OSError as exc:
+        return exc.errno or 0
+
+
+# (record field, how to ask again, how to encode the answers for their one digest)
+_LOOKS = (("lstat", lambda p: answer(_lstat, p), _numbers), ("stat", lambda p: answer(_stat, p), _numbers),
+          ("listing", listing, _texts), ("readlink", _readlink_answer, _texts))
+
+
+def _unchanged(memo: dict[str, Any]) -> bool:
+    try:
+        for field, ask, encode in _LOOKS:
+            paths, digest = memo[field]
+            if _digest([ask(p) for p in paths], encode) != digest:
+                return False
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _store(key: dict[str, Any], obs: Observations, fresh: dict[str, Any]) -> None:
+    # What the run imported is an input too: a changed module (cogvid-lint's own, rich's
+    # renderer, PyAV's version file) must not replay an old report.
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str):
+            obs.note(obs.stat, file, answer(_stat, file))
+    memo: dict[str, Any] = {"key": key, **fresh}
+    for field, _, encode in _LOOKS:
+        table = getattr(obs, field)
+        memo[field] = [list(table), _digest(list(table.values()), encode)]
+    from cogvid_lint.fsutil import atomic_write_text
+
+    path = _record_file(key)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write_text(path, json.dumps(memo, separators=(",", ":")))
+        _prune(os.path.dirname(path))
+    except (OSError, ValueError):
+        pass  # a read-only cache folder, a path that is not text: just not remembered
+
+
+def _prune(folder: str) -> None:
+    try:
+        records = sorted((e.stat().st_mtime_ns, e.path) for e in os.scandir(folder) if e.name.endswith(".json"))
+    except OSError:
+        return
+    for _, path in records[:-RECORDS_KEPT]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+class _Tee:
+    """A text stream that keeps a copy of what is written to it."""
+
+    def __init__(self, stream, parts: list[str]):
+        self._stream, self._parts = stream, parts
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def _captured() -> Iterator[tuple[list[str], list[str]]]:
+    out: list[str] = []
+    err: list[str] = []
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(sys.stdout, out), _Tee(sys.stderr, err)
+    try:
+        yield out, err
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _write(stream, text: str) -> None:
+    if text:
+        stream.write(text)
+        stream.flush()

@@ -7,7 +7,9 @@ Builds a small project in a temporary folder (a training script, a pyproject.tom
 times, as fresh processes alternating in the same run, medians:
 - `python -c pass`: the interpreter's own start-up, the floor;
 - the hook's command (`cogvid-lint check --select CVL4 --output-format concise FILE`, the
-  entry of `.pre-commit-hooks.yaml`) warm: catalogue and config remembered, file unchanged;
+  entry of `.pre-commit-hooks.yaml`) warm: catalogue and config remembered, file unchanged
+  (the last run is replayed: cogvid_lint.run_memo);
+- the same on a file edited since (what a commit brings the hook: the run is done again);
 - the same with a fresh user cache (first run after installing or upgrading);
 - `ruff check --select I FILE` when ruff is installed, for scale.
 The commands are run from this interpreter's bin folder (a venv or pyenv's version folder),
@@ -43,6 +45,11 @@ class Clips(Dataset):
 """
 
 
+# As installed by pip, which compiles every module: a PYTHONDONTWRITEBYTECODE in the
+# caller's environment would make each run compile cogvid-lint's modules again.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def tool(name: str) -> str:
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else (shutil.which(name) or name)
@@ -67,12 +74,14 @@ def main() -> None:
             "repos:\n- repo: https://github.com/astral-sh/ruff-pre-commit\n  rev: v0.6.0\n  hooks:\n"
             "  - id: ruff\n    args: [--select, I]\n")
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        warm_env = {**os.environ, "COGVID_LINT_CACHE_HOME": str(Path(tmp) / "user-cache")}
+        warm_env = {**ENV, "COGVID_LINT_CACHE_HOME": str(Path(tmp) / "user-cache")}
         cogvid = [tool("cogvid-lint"), *HOOK, "train.py"]
-        subprocess.run(cogvid, cwd=root, env=warm_env, stdout=subprocess.DEVNULL, check=False)  # prime
+        for _ in range(2):  # prime: the catalogue and config remembered, then the run itself
+            subprocess.run(cogvid, cwd=root, env=warm_env, stdout=subprocess.DEVNULL, check=False)
         runs = {
             "python -c pass": lambda: timed([sys.executable, "-c", "pass"], root, warm_env),
             "cogvid-lint-code, warm": lambda: timed(cogvid, root, warm_env),
+            "cogvid-lint-code, file edited": lambda: (edit(root / "train.py"), timed(cogvid, root, warm_env))[1],
             "cogvid-lint-code, fresh user cache": lambda: _fresh(cogvid, root, tmp),
         }
         ruff = shutil.which("ruff") or (tool("ruff") if Path(tool("ruff")).exists() else None)
@@ -86,15 +95,22 @@ def main() -> None:
     print(f"{opts.rounds} rounds, medians (best), seconds wall, start-up included")
     for name, values in times.items():
         print(f"  {name:36} {statistics.median(values):6.3f}  ({min(values):.3f})")
-    warm = statistics.median(times["cogvid-lint-code, warm"])
-    print(f"target: cogvid-lint-code on one small file < 0.25 s: {warm:.3f} s "
-          f"({'met' if warm < 0.25 else 'NOT met'})")
+    for case in ("warm", "file edited"):
+        wall = statistics.median(times[f"cogvid-lint-code, {case}"])
+        print(f"target: cogvid-lint-code on one small file < 0.25 s, {case}: {wall:.3f} s "
+              f"({'met' if wall < 0.25 else 'NOT met'})")
+
+
+def edit(path: Path) -> None:
+    """What a commit brings the hook: a file that changed (so its run is not replayed)."""
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("# edited\n")
 
 
 def _fresh(cmd: list[str], root: Path, tmp: str) -> float:
     folder = tempfile.mkdtemp(dir=tmp)
     try:
-        return timed(cmd, root, {**os.environ, "COGVID_LINT_CACHE_HOME": folder})
+        return timed(cmd, root, {**ENV, "COGVID_LINT_CACHE_HOME": folder})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -7,6 +7,7 @@ above --fail-on remains, 1 when findings do, 2 for usage/config errors or a cras
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence
 
@@ -124,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, *, remember: bool | None = None) -> int:
     """`remember`: replay or record whole runs (cogvid_lint.run_memo); by default only a
-    real command (argv None), not a caller that may have changed this process meanwhile."""
-    remember = argv is None if remember is None else remember
+    real command (argv None), not a caller that may have changed this process meanwhile,
+    unless the memo is being checked (then a replay is compared with a fresh run anyway)."""
+    if remember is None:
+        remember = argv is None or bool(os.environ.get("COGVID_LINT_RUN_MEMO_CHECK"))  # run_memo.CHECK_ENV
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "check")

@@ -37,10 +37,11 @@ from cogvid_lint.run_memo.observe import (Observations, active, answer, listing,
 __all__ = ["CHECK_ENV", "record", "replay", "spoil", "unobserved", "wrote_output"]
 
 FORMAT = 1  # bump when a record's layout or meaning changes
-CHECK_ENV = "COGVID_LINT_RUN_MEMO_CHECK"
 RECORDS_KEPT = 64
-# Variables a shell changes between two identical commands; nothing reads them.
-_VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL"})
+CHECK_ENV = "COGVID_LINT_RUN_MEMO_CHECK"
+# Variables a shell changes between two identical commands (nothing reads them), and the
+# check switch, so that a checked run finds the records unchecked runs made.
+_IGNORED_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", CHECK_ENV})
 # A record matched under CHECK_ENV: the fresh run's output must equal it.
 _expected: dict[str, Any] | None = None
 
@@ -119,7 +120,7 @@ def run_key(argv: Sequence[str]) -> dict[str, Any]:
     return {"format": FORMAT, "version": __version__, "python": sys.version, "executable": sys.executable,
             "sys_path": list(sys.path), "argv": list(argv), "cwd": os.getcwd(), "tty": ttys, "size": size,
             "ids": [os.getuid(), os.getgid(), sorted(os.getgroups())] if hasattr(os, "getuid") else None,
-            "env": {k: v for k, v in sorted(os.environ.items()) if k not in _VOLATILE_ENV}}
+            "env": {k: v for k, v in sorted(os.environ.items()) if k not in _IGNORED_ENV}}
 
 
 def _record_file(key: dict[str, Any]) -> str:

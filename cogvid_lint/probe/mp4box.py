@@ -2,23 +2,27 @@
 
 PyAV 18 exposes no stream display matrix, and decoding a frame just to read it would
 decode whatever size the header declares. The matrix lives in a few dozen bytes of
-`moov/trak/tkhd` (and `moov/mvhd`), so we seek to exactly those and read nothing else:
-the sample tables and `mdat` are skipped by offset.
+`moov/trak/tkhd` (and `moov/mvhd`), so we read exactly those and nothing else: the
+sample tables and `mdat` are skipped by offset (in the probe's head when it holds them).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 # Top-level box types that plausibly start an ISO-BMFF file; anything else means the
 # file is not mp4/mov, whatever its name says.
 _TOP_LEVEL = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid",
               b"styp", b"sidx", b"moof", b"mfra", b"meta", b"pdin", b"prfl"}
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+_ONE_2_30 = 1 << 30
 _MAX_BOXES = 100_000  # a corrupt file must not make us loop for long
+# Read once per probe and shared: the format sniff and, for the small clips datasets hold,
+# the whole box walk; a larger file's moov (often at the end) is read where it lies.
+HEAD_BYTES = 64 << 10
 
 
 @dataclass
@@ -30,19 +34,34 @@ class BoxLayout:
     track_rotations: list[int] = field(default_factory=list)  # per trak, in file order
 
 
-def _header(f: BinaryIO, pos: int, end: int) -> tuple[bytes, int, int] | None:
+class _Source:
+    """Reads by offset, from the head already in memory when it holds the bytes (a small
+    clip is all head), else from the file, opened on first need."""
+
+    def __init__(self, path: str, head: bytes, size: int):
+        self.path, self.head, self.file = path, head, None
+        self.whole = len(head) >= size  # the head is the file: nothing to open
+
+    def read(self, pos: int, n: int) -> bytes:
+        if self.whole or pos + n <= len(self.head):
+            return self.head[pos:pos + n]
+        if self.file is None:
+            self.file = open(self.path, "rb")  # noqa: SIM115  closed by read_layout
+        self.file.seek(pos)
+        return self.file.read(n)
+
+
+def _header(src: _Source, pos: int, end: int) -> tuple[bytes, int, int] | None:
     """(type, payload_start, box_end) of the box at pos, or None when unreadable."""
-    f.seek(pos)
-    raw = f.read(8)
+    raw = src.read(pos, 16)
     if len(raw) < 8:
         return None
-    size, kind = struct.unpack(">I4s", raw)
+    size, kind = struct.unpack_from(">I4s", raw)
     start = pos + 8
     if size == 1:
-        big = f.read(8)
-        if len(big) < 8:
+        if len(raw) < 16:
             return None
-        size = struct.unpack(">Q", big)[0]
+        size = struct.unpack_from(">Q", raw, 8)[0]
         start += 8
     elif size == 0:
         size = end - pos
@@ -51,10 +70,10 @@ def _header(f: BinaryIO, pos: int, end: int) -> tuple[bytes, int, int] | None:
     return kind, start, pos + size
 
 
-def _children(f: BinaryIO, start: int, end: int):
+def _children(src: _Source, start: int, end: int):
     pos, n = start, 0
     while pos + 8 <= end and n < _MAX_BOXES:
-        h = _header(f, pos, end)
+        h = _header(src, pos, end)
         if h is None:
             return
         yield h
@@ -63,18 +82,18 @@ def _children(f: BinaryIO, start: int, end: int):
         pos, n = h[2], n + 1
 
 
-def _matrix(f: BinaryIO, payload: int, v0_offset: int, v1_offset: int):
-    f.seek(payload)
-    version = f.read(1)
-    if not version:
+def _matrix(src: _Source, payload: int, v0_offset: int, v1_offset: int):
+    raw = src.read(payload, v1_offset + 36)  # v1's offset is the larger: covers both
+    if not raw:
         return None
-    f.seek(payload + (v1_offset if version[0] == 1 else v0_offset))
-    raw = f.read(36)
-    if len(raw) < 36:
+    offset = v1_offset if raw[0] == 1 else v0_offset
+    if len(raw) < offset + 36:
         return None
-    m = struct.unpack(">9i", raw)
+    a, b, u, c, d, v, x, y, w = struct.unpack_from(">9i", raw, offset)
     # a, b, c, d, x, y are 16.16 fixed point; u, v, w are 2.30 (ISO 14496-12 8.3.2)
-    return tuple(v / (1 << 30) if i in (2, 5, 8) else v / 65536.0 for i, v in enumerate(m))
+    return (a / 65536.0, b / 65536.0, u / _ONE_2_30,
+            c / 65536.0, d / 65536.0, v / _ONE_2_30,
+            x / 65536.0, y / 65536.0, w / _ONE_2_30)
 
 
 def _multiply(a, b):
@@ -100,14 +119,9 @@ def decord_rotation(m) -> int:
     return int(angle) if int(angle) in (90, 180, 270) else 0
 
 
-def sniff_format(path: str) -> str | None:
+def sniff_format(head: bytes) -> str | None:
     """FFmpeg's demuxer for mp4/mov, Matroska/WebM and AVI files, told by their first
-    bytes as FFmpeg's own probe tells them (saves it trying every demuxer); else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(12)
-    except OSError:
-        return None
+    bytes (`head`) as FFmpeg's own probe tells them (saves it trying every demuxer)."""
     if head[4:8] == b"ftyp":
         return "mov,mp4,m4a,3gp,3g2,mj2"  # the demuxer's full name, as it reports it
     if head[:4] == b"\x1a\x45\xdf\xa3":
@@ -115,47 +129,70 @@ def sniff_format(path: str) -> str | None:
     return "avi" if head[:4] == b"RIFF" and head[8:12] == b"AVI " else None
 
 
-def read_layout(path: str) -> BoxLayout:
-    """Walk the top level and the tkhd/mvhd matrices of an mp4/mov file. Never raises."""
-    layout = BoxLayout()
+def read_head(path: str, size: int) -> bytes:
+    """The first HEAD_BYTES of the file of `size` bytes (all of a small clip); b"" when
+    unreadable."""
     try:
-        with open(path, "rb") as f:
-            f.seek(0, 2)
-            eof = f.tell()
-            first = True
-            for kind, payload, box_end in _children(f, 0, eof):
-                if first:
-                    layout.is_bmff = kind in _TOP_LEVEL
-                    first = False
-                    if not layout.is_bmff:
-                        return layout
-                if box_end > eof:
-                    layout.overruns_eof = True
-                if kind == b"moov":
-                    layout.has_moov = True
-                    layout.track_rotations = _moov_rotations(f, payload, min(box_end, eof))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return b""
+    try:
+        return os.read(fd, min(size, HEAD_BYTES))
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+
+
+def read_layout(path: str, head: bytes = b"", size: int | None = None) -> BoxLayout:
+    """Walk the top level and the tkhd/mvhd matrices of an mp4/mov file. Never raises.
+    `head` (read_head's) and `size` (the file's) spare reading them again."""
+    layout = BoxLayout()
+    src = None
+    try:
+        if size is None:
+            size = os.stat(path).st_size
+        src = _Source(path, head, size)
+        first = True
+        for kind, payload, box_end in _children(src, 0, size):
+            if first:
+                layout.is_bmff = kind in _TOP_LEVEL
+                first = False
+                if not layout.is_bmff:
+                    return layout
+            if box_end > size:
+                layout.overruns_eof = True
+            if kind == b"moov":
+                layout.has_moov = True
+                layout.track_rotations = _moov_rotations(src, payload, min(box_end, size))
     except (OSError, ValueError, struct.error):
         pass
+    finally:
+        if src is not None and src.file is not None:
+            src.file.close()
     return layout
 
 
-def _moov_rotations(f: BinaryIO, start: int, end: int) -> list[int]:
+def _moov_rotations(src: _Source, start: int, end: int) -> list[int]:
     movie = _IDENTITY
     tracks = []
-    for kind, payload, box_end in _children(f, start, end):
+    for kind, payload, box_end in _children(src, start, end):
         if kind == b"mvhd":
             # after version/flags: times (4+4 or 8+8), timescale 4, duration 4|8,
             # rate 4, volume 2, reserved 10
-            movie = _matrix(f, payload, 4 + 16 + 16, 4 + 28 + 16) or _IDENTITY
+            movie = _matrix(src, payload, 4 + 16 + 16, 4 + 28 + 16) or _IDENTITY
         elif kind == b"trak":
             track = _IDENTITY
-            for ck, cp, _ in _children(f, payload, min(box_end, end)):
+            for ck, cp, _ in _children(src, payload, min(box_end, end)):
                 if ck == b"tkhd":
                     # after version/flags: times, track_ID, reserved, duration, then
                     # reserved 8, layer 2, alternate_group 2, volume 2, reserved 2
-                    track = _matrix(f, cp, 4 + 20 + 16, 4 + 32 + 16) or _IDENTITY
+                    track = _matrix(src, cp, 4 + 20 + 16, 4 + 32 + 16) or _IDENTITY
                     break
             tracks.append(track)
     # FFmpeg applies the movie matrix after the track's (mov_read_tkhd); mvhd precedes
-    # the traks in practice, so it is known by the time we combine.
+    # the traks in practice, so it is known by the time we combine. The usual identity
+    # movie matrix leaves the track's exactly as it is (parsed entries are never -0.0).
+    if movie == _IDENTITY:
+        return [decord_rotation(t) for t in tracks]
     return [decord_rotation(_multiply(t, movie)) for t in tracks]

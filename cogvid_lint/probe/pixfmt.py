@@ -6,6 +6,8 @@ much as decord's whole open; the probe opens with no decoder (see pyav) and asks
 
 from __future__ import annotations
 
+import functools
+
 DECODE = object()  # "only a decoded frame tells"
 # Profiles that fix the decoder's output format (the profile comes from the codec's
 # parser, which has then read the headers a decoder needs). MPEG-4 Part 2 decodes to
@@ -27,7 +29,10 @@ def header_pix_fmt(vs):
     if cc.pix_fmt:
         return cc.pix_fmt
     if cc.name == "h264":
-        return h264_pix_fmt(cc.extradata, int(cc.color_range), int(cc.colorspace)) or DECODE
+        extradata = cc.extradata or b""
+        small = len(extradata) <= _REMEMBER_BYTES
+        parse = _remembered_h264_pix_fmt if small else h264_pix_fmt
+        return parse(extradata, int(cc.color_range), int(cc.colorspace)) or DECODE
     return _PROFILE_PIX_FMT.get((cc.name, cc.profile), DECODE)
 
 
@@ -103,6 +108,13 @@ def h264_pix_fmt(extradata: bytes, color_range: int, colorspace: int) -> str | N
             return "gbrp"
         return f"yuv{'j' if color_range == _RANGE_JPEG else ''}{_CHROMA[chroma]}p"
     return f"gbrp{depth}le" if rgb else f"yuv{_CHROMA[chroma]}p{depth}le"
+
+
+# A dataset's clips mostly come from one encoder with one set of parameters, so the same
+# SPS recurs: remembered, it is parsed once per worker rather than once per clip (an
+# outsized extradata, a damaged or forged file, is parsed but not kept).
+_REMEMBER_BYTES = 4096
+_remembered_h264_pix_fmt = functools.lru_cache(maxsize=256)(h264_pix_fmt)
 
 
 def _sps_fields(b: _Bits, color_range: int, colorspace: int) -> tuple[int, int, int, int]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import stat
 from fractions import Fraction
-from itertools import pairwise
+from operator import sub
 
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.mp4box import read_layout, sniff_format
+from cogvid_lint.probe.mp4box import read_head, read_layout, sniff_format
 from cogvid_lint.probe.pixfmt import DECODE, header_pix_fmt
 
 # Timestamp jitter below this share of the median step is rounding (mkv stores ms: 30 fps
@@ -69,7 +69,9 @@ def _probe(p: str) -> VideoInfo:
 
     import av  # lazy: importing av costs ~0.1 s, too much for CLI start-up
 
-    fmt = sniff_format(p)
+    # One read serves the format sniff and, in most clips, the mp4 box walk (rotation).
+    head = read_head(p, size)
+    fmt = sniff_format(head)
     if fmt:
         try:
             container = av.open(p, format=fmt, metadata_errors="ignore",
@@ -78,27 +80,28 @@ def _probe(p: str) -> VideoInfo:
             container = None  # the ordinary open below reports it as it always did
         if container is not None:
             with container:
-                pix_fmt = header_pix_fmt(_pick_stream(container))
+                vs = _pick_stream(container)
+                pix_fmt = header_pix_fmt(vs)
                 if pix_fmt is not DECODE:
-                    return _inspect(av, container, p, size, pix_fmt)
+                    return _inspect(av, container, vs, p, head, size, pix_fmt)
     # Other containers, and what only a decoded frame tells (MPEG-4 Part 2's frame size,
     # codecs we do not parse): open as decord's FFmpeg does.
     try:
         container = av.open(p, mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        return VideoInfo(path=p, error=_open_error(p, exc), size_bytes=size)
+        return VideoInfo(path=p, error=_open_error(p, exc, head, size), size_bytes=size)
     except OSError as exc:
         return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
                          size_bytes=size)
     with container:
-        return _inspect(av, container, p, size, DECODE)
+        return _inspect(av, container, _pick_stream(container), p, head, size, DECODE)
 
 
-def _open_error(p: str, exc) -> str:
+def _open_error(p: str, exc, head: bytes, size: int) -> str:
     import av
 
     msg = _ffmsg(exc)
-    layout = read_layout(p)
+    layout = read_layout(p, head, size)
     if layout.is_bmff and (not layout.has_moov or layout.overruns_eof):
         what = "no moov box" if not layout.has_moov else "boxes run past end of file"
         return f"truncated: {what} ({msg})"
@@ -116,16 +119,18 @@ def _ffmsg(exc) -> str:
 def _pick_stream(container):
     # Cover art is a video stream too (mp4 covr, mkv attachments); decord skips it.
     for s in container.streams.video:
-        if not (s.disposition & type(s.disposition).attached_pic):
+        disposition = s.disposition  # each read builds a new enum
+        if not (disposition & type(disposition).attached_pic):
             return s
     return None
 
 
-def _inspect(av, container, p: str, size: int, pix_fmt: str | None) -> VideoInfo:
+def _inspect(av, container, vs, p: str, head: bytes, size: int,
+             pix_fmt: str | None) -> VideoInfo:
+    """The VideoInfo of open `container`, whose video stream is `vs` (_pick_stream's)."""
     fmt = container.format.name
     base = {"path": p, "size_bytes": size, "container": fmt,
             "has_audio": bool(container.streams.audio)}
-    vs = _pick_stream(container)
     if vs is None:
         return VideoInfo(**base, error="no video stream")
     cc = vs.codec_context
@@ -140,7 +145,7 @@ def _inspect(av, container, p: str, size: int, pix_fmt: str | None) -> VideoInfo
     if coded_w <= 0 or coded_h <= 0:
         return VideoInfo(**base, error="unknown frame size")
 
-    rotation = _rotation(p, fmt, vs.index)
+    rotation = _rotation(p, head, size, fmt, vs.index)
     w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     base.update(rotation=rotation, width=w, height=h)
 
@@ -184,44 +189,51 @@ def _decord_refusal(vs, container, base: dict) -> str | None:
     return None
 
 
-def _rotation(p: str, fmt: str, index: int) -> int:
+def _rotation(p: str, head: bytes, size: int, fmt: str, index: int) -> int:
     if "mp4" not in fmt and "mov" not in fmt:
         return 0  # decord's FFmpeg 4.1 reads a display matrix from mp4/mov only
-    rotations = read_layout(p).track_rotations
+    rotations = read_layout(p, head, size).track_rotations
     return rotations[index] if index < len(rotations) else 0
 
 
 class _Scan:
-    __slots__ = ("count", "error", "last_corrupt", "pts", "tail", "tail_bytes")
+    __slots__ = ("count", "error", "last_corrupt", "pts", "tail")
 
     def __init__(self):
-        self.count, self.pts, self.tail, self.tail_bytes = 0, [], [], 0
+        self.count, self.pts, self.tail = 0, [], []
         self.last_corrupt, self.error = False, None
 
 
 def _scan(av, container, vs) -> _Scan:
+    # Runs for every packet of every clip: locals, and one is_corrupt read at the end
     s = _Scan()
+    count, append_pts, tail, tail_bytes, last = 0, s.pts.append, [], 0, None
     try:
         for pkt in container.demux(vs):
-            if pkt.size <= 0:
+            size = pkt.size
+            if size <= 0:
                 continue
-            s.count += 1
-            ts = pkt.pts if pkt.pts is not None else pkt.dts
+            count += 1
+            ts = pkt.pts
+            if ts is None:
+                ts = pkt.dts
             if ts is not None:
-                s.pts.append(ts)
+                append_pts(ts)
             if pkt.is_keyframe:
-                s.tail, s.tail_bytes = [], 0
+                tail, tail_bytes = [], 0
             # Held so a suspect tail can be decoded without a seek (truncated files
             # seek badly); given up when one GOP is too big to keep around.
-            if s.tail is not None:
-                s.tail.append(pkt)
-                s.tail_bytes += pkt.size
-                if s.tail_bytes > MAX_TAIL_BYTES:
-                    s.tail = None
-            s.last_corrupt = pkt.is_corrupt
+            if tail is not None:
+                tail.append(pkt)
+                tail_bytes += size
+                if tail_bytes > MAX_TAIL_BYTES:
+                    tail = None
+            last = pkt
     except av.error.FFmpegError as exc:
         # decord indexes by demuxing everything up front and aborts on such an error
-        s.error = f"demux failed after {s.count} packets: {_ffmsg(exc)}"
+        s.error = f"demux failed after {count} packets: {_ffmsg(exc)}"
+    s.count, s.tail = count, tail
+    s.last_corrupt = last is not None and last.is_corrupt
     return s
 
 
@@ -253,7 +265,9 @@ def _tail_problem(av, vs, scan: _Scan, pixels: int) -> str | None:
 
 
 def _fps(vs) -> float | None:
-    for rate in (vs.average_rate, vs.guessed_rate):
+    # by name, so FFmpeg's guess (av_guess_frame_rate) is only made when the average fails
+    for name in ("average_rate", "guessed_rate"):
+        rate = getattr(vs, name)
         try:
             value = float(rate) if rate is not None else 0.0
         except (TypeError, ZeroDivisionError, OverflowError):
@@ -280,12 +294,12 @@ def _timing(pts: list[int], time_base: Fraction | None) -> dict:
     # Sorted because B-frames demux out of presentation order; the last packet is
     # dropped because muxers often give the final frame a truncated/odd timestamp.
     ordered = sorted(pts)[:-1]
-    deltas = [b - a for a, b in pairwise(ordered)]
+    deltas = sorted(map(sub, ordered[1:], ordered[:-1]))
     if not deltas:
         return {}
-    median = sorted(deltas)[len(deltas) // 2]
+    median = deltas[len(deltas) // 2]
     tol = max(VFR_TOLERANCE * median, 1)  # one tick of jitter is timestamp rounding
     tb = float(time_base)
-    lo, hi = min(deltas), max(deltas)
+    lo, hi = deltas[0], deltas[-1]
     return {"variable_frame_rate": median - lo > tol or hi - median > tol,
             "min_frame_duration_s": lo * tb, "max_frame_duration_s": hi * tb}

@@ -125,6 +125,26 @@ def test_a_hanging_clip_is_abandoned_after_the_timeout(corpus, tmp_path):
     assert elapsed < 20
 
 
+def test_a_worker_that_died_on_its_chunk_while_the_parent_was_busy_loses_no_clip(tmp_path):
+    """Each worker holds two chunks; it dies on the first clip of its second while the
+    parent is busy meanwhile, so the parent's next send to it fails: the clips it held are
+    still answered (the crash on the one it died on, the others probed again)."""
+    size = 5  # 40 clips: chunks of 5, worker 0 gets chunks 0 and 1, worker 1 chunks 2 and 3
+    doomed = {size, 3 * size}
+    paths = [str(tmp_path / (f"{i}-ABORT.mp4" if i in doomed else f"{i}.mp4")) for i in range(8 * size)]
+    busy = []
+
+    def meanwhile() -> bool:
+        if busy:
+            return False
+        busy.append(time.sleep(1.0))  # the workers answer their first chunk and die on the next
+        return True
+
+    results = probe_many(paths, jobs=2, spec="probe_standins:misbehaving", meanwhile=meanwhile)
+    assert None not in results
+    assert {i for i, info in enumerate(results) if (info.error or "").startswith("decoder crashed")} == doomed
+
+
 def test_a_raising_probe_is_a_finding_not_a_crash(tmp_path):
     paths = [str(tmp_path / f"{i}.mp4") for i in range(CHUNK * 2)]
     results = probe_many(paths, jobs=2, spec="probe_standins:raising")

@@ -137,8 +137,8 @@ class _Worker:
     def give(self, chunk: list[tuple[int, str]]) -> None:
         if not self.chunks:  # idle: its clock starts now (a busy worker keeps its own)
             self.state[_SINCE], self.state[_CLIP] = time.monotonic(), chunk[0][0]
-        self.chunks.append(chunk)
         self.conn.send(chunk)
+        self.chunks.append(chunk)  # only once sent: a dead worker's chunks are the ones it had
 
     def unanswered(self) -> tuple[tuple[int, str] | None, list[tuple[int, str]]]:
         """The clip being probed (None if unknown) and every other clip sent but not answered."""
@@ -177,7 +177,10 @@ class _Pool:
             while True:
                 for i, w in enumerate(slots):
                     while (w is None or len(w.chunks) < 2) and self.queue:
-                        slots[i] = w = self._feed(w)
+                        w = self._feed(w)
+                        if w is None:  # died holding clips: collected below
+                            break
+                        slots[i] = w
                 busy = [w for w in slots if w is not None and w.chunks]
                 if not busy:
                     break
@@ -199,15 +202,21 @@ class _Pool:
                     w.stop()
         return self.results  # type: ignore[return-value]  # every slot is filled
 
-    def _feed(self, w: _Worker | None) -> _Worker:
+    def _feed(self, w: _Worker | None) -> _Worker | None:
+        """The next chunk to w (a fresh worker if None), which is returned; None if w died
+        holding clips: the chunk goes back in the queue, and _collect settles w as any dead
+        worker (takes what it answered, blames the clip it died on, requeues the rest)."""
         chunk = self.queue.popleft()
         for _ in range(2):
             w = w or _Worker(self.ctx, self.spec)
             try:
                 w.give(chunk)
                 return w
-            except OSError:  # died while idle (OOM killer, ...): a fresh one takes it
-                w.stop()
+            except OSError:
+                if w.chunks:
+                    self.queue.appendleft(chunk)
+                    return None
+                w.stop()  # died while idle (OOM killer, ...): a fresh one takes the chunk
                 w = None
         raise RuntimeError("probe workers die as soon as they start")
 

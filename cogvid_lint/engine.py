@@ -6,14 +6,16 @@ the selection in settings.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules
 from cogvid_lint.discover import discover
-from cogvid_lint.discover.project import Project
+from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Finding, Severity
+from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.registry import CheckFn, RuleContext, load_checks
 from cogvid_lint.settings import Settings
 
@@ -124,30 +126,86 @@ def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
 
 
 def check_units(active: Sequence[ActiveRule], project: Project) -> Iterator[list[Diagnostic]]:
-    """The stamped findings of each rule on each dataset (or on all Python files), one list
-    at a time: a unit of work short enough for the parent to run between two looks at the
-    probe workers (commands.check.Lint.run)."""
-    from cogvid_lint.gcpause import gc_paused
-
-    probed: dict[int, list[Any]] = {}  # the clips with probe results, listed once for every video rule
+    """The stamped findings of each rule that reads no probe on each dataset (or on all
+    Python files), one list at a time: a unit of work short enough for the parent to run
+    between two looks at the probe workers (commands.check.Lint.run). The video rules are
+    run by ClipChecks."""
     for rule in active:
-        check = rule.check
-        for dataset, subjects in _subjects(rule.spec.target, project, probed):
+        if rule.spec.target == "video":
+            continue
+        for dataset, subjects in _subjects(rule.spec.target, project):
             ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
-            found: list[Diagnostic] = []
-            append = found.append
-            # a re-lint of 10,000 clips makes as many findings: nothing for the collector. Not
-            # paused across the yield: workers forked meanwhile would inherit a disabled GC.
+            # Not paused across the yield: workers forked meanwhile would inherit a disabled GC.
             with gc_paused():
-                for subject in subjects:
-                    try:
-                        for finding in check(subject, ctx):
-                            append(stamp(rule, finding))
-                    except Exception as exc:  # a bug in a check must not hide the others' findings silently
-                        where = getattr(subject, "path", None) or getattr(subject, "root", "")
-                        raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: "
-                                           f"{exc.__class__.__name__}: {exc}") from exc
+                found = _run_rule(rule, ctx, subjects)
             yield found
+
+
+class ClipChecks:
+    """The video rules, run on each clip once its probe answer is in. `answered(clips)` as
+    answers land; `unit()`, a batch of them for the parent to check while workers probe the
+    rest (commands.check.Lint.run); `rest()` after the last answer: only the clips answered
+    since the parent last had time are left then."""
+
+    # A unit: ~1 ms of checks (the built-in video rules: 6-8 us a clip), short beside the
+    # two chunks a worker holds (~10 ms), and few enough units that their overhead (the
+    # batch, a look at the workers between two) stays small.
+    CLIPS_PER_UNIT = 128
+
+    def __init__(self, active: Sequence[ActiveRule], project: Project):
+        self.rules = [rule for rule in active if rule.spec.target == "video"]
+        # a check's context is made once per rule and dataset, not once per batch
+        self._contexts = {(n, id(dataset)): RuleContext(params=rule.params, project=project, dataset=dataset,
+                                                        settings=project.settings)
+                          for n, rule in enumerate(self.rules) for dataset in project.datasets}
+        self._pending: deque[Clip] = deque()  # answered, not checked yet
+
+    def answered(self, clips: Iterable[Clip]) -> None:
+        self._pending.extend(clips)
+
+    def unit(self) -> list[Diagnostic] | None:
+        """The findings on the next CLIPS_PER_UNIT answered clips; None while fewer wait
+        (rest() takes what is left at the end)."""
+        pending = self._pending
+        if len(pending) < self.CLIPS_PER_UNIT:
+            return None
+        return self._run([pending.popleft() for _ in range(self.CLIPS_PER_UNIT)])
+
+    def rest(self) -> list[Diagnostic]:
+        found = self._run(self._pending)
+        self._pending.clear()
+        return found
+
+    def _run(self, clips: Iterable[Clip]) -> list[Diagnostic]:
+        """Every video rule's stamped findings on `clips`. Checked in the order answered,
+        per rule: two list lines naming one file (answered together, in list order) yield
+        findings that differ only by their anchor, which finish's sort leaves as they come."""
+        by_dataset: dict[int, list[Clip]] = {}
+        for clip in clips:
+            by_dataset.setdefault(id(clip.dataset), []).append(clip)
+        found: list[Diagnostic] = []
+        with gc_paused():
+            for n, rule in enumerate(self.rules):
+                for dataset_id, subjects in by_dataset.items():
+                    found += _run_rule(rule, self._contexts[n, dataset_id], subjects)
+        return found
+
+
+def _run_rule(rule: ActiveRule, ctx: RuleContext, subjects: Iterable[Any]) -> list[Diagnostic]:
+    """The rule's stamped findings on the subjects. Callers pause the GC around it: a re-lint of
+    10,000 clips makes as many findings, nothing for the collector."""
+    check = rule.check
+    found: list[Diagnostic] = []
+    append = found.append
+    for subject in subjects:
+        try:
+            for finding in check(subject, ctx):
+                append(stamp(rule, finding))
+        except Exception as exc:  # a bug in a check must not hide the others' findings silently
+            where = getattr(subject, "path", None) or getattr(subject, "root", "")
+            raise CheckCrashed(f"rule {rule.spec.code} crashed on {where}: "
+                               f"{exc.__class__.__name__}: {exc}") from exc
+    return found
 
 
 def finish(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -156,15 +214,10 @@ def finish(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(unique.values(), key=lambda d: d.sort_key)
 
 
-def _subjects(target: str, project: Project, probed: dict[int, list[Any]]) -> Iterator[tuple[Any, Sequence[Any]]]:
+def _subjects(target: str, project: Project) -> Iterator[tuple[Any, Sequence[Any]]]:
     """(dataset, the rule's subjects in it): a check's context is made once per dataset."""
     if target == "python":
         yield None, project.python_files
-    elif target == "video":
-        for dataset in project.datasets:
-            if id(dataset) not in probed:
-                probed[id(dataset)] = [clip for clip in dataset.clips if clip.info is not None]
-            yield dataset, probed[id(dataset)]
     else:
         for dataset in project.datasets:
             yield dataset, (dataset,)

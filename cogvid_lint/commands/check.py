@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
@@ -54,26 +53,32 @@ class Lint:
         return any(rule.spec.target in DATASET_TARGETS for rule in self.active)
 
     def run(self) -> list[Diagnostic]:
+        from cogvid_lint.engine import ClipChecks
+
         project = build_project(self.active, self.settings)
-        video = [r for r in self.active if r.spec.target == "video"]
-        # The rules that read no probe run while the workers probe (one unit at a time,
-        # whenever no answer is waiting), the video rules after.
-        units = check_units([r for r in self.active if r.spec.target != "video"], project)
+        units = check_units(self.active, project)  # the rules that read no probe
+        clips = ClipChecks(self.active, project)  # the video rules
         found: list[Diagnostic] = []
 
         def meanwhile() -> bool:
+            """While workers probe (two jobs or more): a rule that reads no probe, else the
+            video rules on the clips answered so far."""
             unit = next(units, None)
+            if unit is None:
+                unit = clips.unit()
             if unit is None:
                 return False
             found.extend(unit)
             return True
 
-        if video:
+        if clips.rules:
             from cogvid_lint.probe.runner import probe_project
 
-            probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile)
-        for unit in chain(units, check_units(video, project)):
+            probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile,
+                          on_probed=clips.answered)
+        for unit in units:
             found.extend(unit)
+        found.extend(clips.rest())
         return apply_filters(finish(found), self.settings)
 
 

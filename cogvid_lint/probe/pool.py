@@ -60,27 +60,29 @@ def call_probe(fn: ProbeFn, path: str) -> VideoInfo:
 
 
 def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT,
-               spec: str | None = None, on_result: Callable[[], None] | None = None,
+               spec: str | None = None, on_result: Callable[[int, VideoInfo], None] | None = None,
                meanwhile: Callable[[], bool] | None = None) -> list[VideoInfo]:
     """`probe(path)` for every path, in order; `jobs` workers (0: every available CPU).
 
     A clip that crashes its worker gets `error="decoder crashed (...)"`, one that takes
     longer than `timeout` seconds gets `error="probe timed out ..."`; the others are
     unaffected. Fewer than SERIAL_BELOW clips are probed in this process.
+    `on_result(index, info)` is called as each answer lands, in the order they land.
     With two or more workers, whenever no answer is waiting this process calls
-    `meanwhile()` (a unit of other work; False when there is none left) instead of
-    sleeping: on N CPUs its serial work then overlaps the N workers' probing. With one
-    job it never does, so that `-j 1` keeps to one CPU's worth of work at a time.
+    `meanwhile()` (a unit of other work; False when there is none for now: it is asked
+    again after the next answers, which may bring some) instead of sleeping: on N CPUs its
+    serial work then overlaps the N workers' probing. With one job it never does, so that
+    `-j 1` keeps to one CPU's worth of work at a time.
     """
     spec = spec or probe_fn_spec()
     jobs = jobs or available_cpus()
     if len(paths) < SERIAL_BELOW:
         fn = resolve_probe_fn(spec)
         results = []
-        for path in paths:
+        for index, path in enumerate(paths):
             results.append(call_probe(fn, os.fspath(path)))
             if on_result:
-                on_result()
+                on_result(index, results[-1])
         return results
     workers = min(jobs, -(-len(paths) // CHUNK))
     # Small batches still spread over every worker: chunks shrink to keep 4 per worker.
@@ -173,6 +175,9 @@ class _Pool:
         slots: list[_Worker | None] = [None] * self.size
         from multiprocessing.connection import wait
 
+        # The parent just did a unit of its own work, so answers may be waiting: look before
+        # the next unit. Right after collecting none is (one poll per answer saved).
+        worked = False
         try:
             while True:
                 for i, w in enumerate(slots):
@@ -185,10 +190,10 @@ class _Pool:
                 if not busy:
                     break
                 handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
-                if self.meanwhile is not None and not wait(handles, timeout=0):
-                    if self.meanwhile():  # a unit of the parent's other work, then look again
+                if self.meanwhile is not None and not (worked and wait(handles, timeout=0)):
+                    worked = self.meanwhile()
+                    if worked:
                         continue
-                    self.meanwhile = None
                 timeout = None
                 if self.timeout:
                     timeout = max(min(w.state[_SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
@@ -196,6 +201,7 @@ class _Pool:
                 for i, w in enumerate(slots):
                     if w is not None and w.chunks and not self._collect(w):
                         slots[i] = None
+                worked = False
         finally:  # workers hold no state worth a graceful goodbye
             for w in slots:
                 if w is not None:
@@ -256,7 +262,7 @@ class _Pool:
     def _done(self, index: int, info: VideoInfo) -> None:
         self.results[index] = info
         if self.on_result:
-            self.on_result()
+            self.on_result(index, info)
 
 
 def _describe_exit(code: int | None) -> str:

@@ -15,6 +15,7 @@ from cogvid_lint import run_memo
 from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.probe.cache import StatKey, probe_version, with_cache
+from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, probe_fn_spec, probe_many
 from cogvid_lint.settings import Settings
 
@@ -45,35 +46,54 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
 
 
 def probe_project(project: Project, settings: Settings, progress: bool = False,
-                  meanwhile: Callable[[], bool] | None = None) -> None:
+                  meanwhile: Callable[[], bool] | None = None,
+                  on_probed: Callable[[list[Clip]], None] | None = None) -> None:
     """`progress`: the caller's output is for people (a rich bar may go to stderr).
-    `meanwhile`: other work, a unit per call (False: none left), that the parent may do
-    while more than one worker probes (see pool.probe_many)."""
+    `meanwhile`: other work, a unit per call (False: none for now), that the parent may do
+    while more than one worker probes (see pool.probe_many).
+    `on_probed(clips)`: called as soon as a file's answer, cached or probed, is in
+    `clip.info`, with every clip that names the file (a file listed twice is probed once)."""
     targets = probe_targets(project)
     if not targets:
         return
+    clips_of: dict[str, list[Clip]] = {}
+    for clip, key in targets:
+        clips_of.setdefault(key.path, []).append(clip)
+
+    def answered(path: str, info: VideoInfo) -> None:
+        clips = clips_of[path]
+        for clip in clips:
+            clip.info = info
+        if on_probed:
+            on_probed(clips)
+
     spec = probe_fn_spec()
     version = None if settings.option("no_cache") else probe_version(spec)
     unique = list({key.path: key for _, key in targets}.values())  # a clip listed twice is probed once
     known = with_cache(settings, version, lambda cache: cache.lookup(unique))
     if known is None:  # no cache, or it cannot be used (warned once): don't try to store either
         known, version = {}, None
+    for path, info in known.items():
+        answered(path, info)
     todo = [key for key in unique if key.path not in known]
-    if todo:
-        jobs = int(settings.option("jobs", 0)) or available_cpus()
-        timeout = float(settings.option("probe_timeout", DEFAULT_TIMEOUT))
-        with _progress_bar(len(todo), jobs, progress) as advance:
-            infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec, on_result=advance,
-                               meanwhile=meanwhile)
-        known.update((key.path, info) for key, info in zip(todo, infos))
-        # A timeout says as much about this run (load, --probe-timeout) as about the clip:
-        # probe it again next time rather than remember it.
-        kept = [(key, info) for key, info in zip(todo, infos) if not (info.error or "").startswith("probe timed out")]
-        if len(kept) < len(todo):  # nor remember the whole run's report
-            run_memo.spoil("a probe timed out")
-        with_cache(settings, version, lambda cache: cache.store(kept))
-    for clip, key in targets:
-        clip.info = known[key.path]
+    if not todo:
+        return
+    jobs = int(settings.option("jobs", 0)) or available_cpus()
+    timeout = float(settings.option("probe_timeout", DEFAULT_TIMEOUT))
+    with _progress_bar(len(todo), jobs, progress) as advance:
+        def on_result(index: int, info: VideoInfo) -> None:
+            answered(todo[index].path, info)
+            if advance:
+                advance()
+
+        infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec, on_result=on_result,
+                           meanwhile=meanwhile)
+    # A timeout says as much about this run (load, --probe-timeout) as about the clip:
+    # probe it again next time rather than remember it.
+    kept = [(key, info) for key, info in zip(todo, infos) if not (info.error or "").startswith("probe timed out")]
+    if len(kept) < len(todo):  # nor remember the whole run's report
+        run_memo.spoil("a probe timed out")
+    with_cache(settings, version, lambda cache: cache.store(kept))
 
 
 @contextmanager

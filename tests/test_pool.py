@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from clips import make_clip, make_text, truncate_clip
 
+from cogvid_lint.probe import pool
 from cogvid_lint.probe.pool import CHUNK, PROBE_FN_ENV, SERIAL_BELOW, probe_many
 from cogvid_lint.probe.pyav import probe
 
@@ -82,6 +83,41 @@ def test_the_parent_works_meanwhile_only_with_several_jobs(corpus):
             assert idle and len(done) > idle[0], (done, idle)  # more work after a "none for now"
         else:
             assert not done and not idle
+
+
+def test_prestarted_workers_are_the_ones_that_probe_and_leftovers_are_stopped(tmp_path):
+    names = [str(tmp_path / f"{i}.mp4") for i in range(40)]
+    pool.prestart(3, spec="probe_standins:whoami")
+    spares = [w.proc for w in pool._spares]
+    answers = probe_many(names, jobs=2, spec="probe_standins:whoami")
+    assert {info.codec for info in answers} == {str(p.pid) for p in spares[-2:]}  # no fresh fork
+    assert pool._spares == [] and not any(p.is_alive() for p in spares)  # the third: stopped
+    # spares for another probe are not used (a stand-in's answers come from fresh workers)
+    pool.prestart(2, spec="probe_standins:whoami")
+    other = [w.proc for w in pool._spares]
+    answers = probe_many(names, jobs=2, spec="probe_standins:raising")
+    assert all(info.error == "probe failed: RuntimeError: stand-in bug" for info in answers)
+    assert not any(p.is_alive() for p in other)
+
+
+def test_workers_start_before_discovery_only_for_a_cold_run_on_two_jobs(tmp_path, monkeypatch):
+    from cogvid_lint.probe.runner import expect_probes
+    from cogvid_lint.settings import CliOptions, resolve_settings
+
+    started = []
+    monkeypatch.setattr("cogvid_lint.probe.runner.prestart", started.append)
+    (tmp_path / "cache").mkdir()
+
+    def expect(**extra) -> list[int]:
+        started.clear()
+        expect_probes(resolve_settings(CliOptions(paths=(str(tmp_path),), extra=extra)))
+        return list(started)
+
+    assert expect(jobs=2, cache_dir=str(tmp_path / "cache")) == [2]  # no probe cache written yet
+    assert expect(jobs=1, no_cache=True) == []  # one job: one CPU's worth of work at a time
+    assert expect(jobs=2, no_cache=True) == [2]
+    (tmp_path / "cache/probes.sqlite").write_bytes(b"")
+    assert expect(jobs=2, cache_dir=str(tmp_path / "cache")) == []  # the cache may answer
 
 
 def test_small_batches_stay_in_process_and_big_ones_fan_out(tmp_path):

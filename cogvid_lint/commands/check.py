@@ -53,6 +53,17 @@ class Lint:
         return any(rule.spec.target in DATASET_TARGETS for rule in self.active)
 
     def run(self) -> list[Diagnostic]:
+        if not any(rule.spec.target == "video" for rule in self.active):
+            return self._run(None)
+        from cogvid_lint.probe import pool, runner
+
+        runner.expect_probes(self.settings)  # probe workers may start now, beside discovery
+        try:
+            return self._run(runner.probe_project)
+        finally:
+            pool.stop_spares()  # those no probing took (every clip cached, or too few)
+
+    def _run(self, probe_project) -> list[Diagnostic]:
         from cogvid_lint.engine import ClipChecks
 
         project = build_project(self.active, self.settings)
@@ -71,9 +82,7 @@ class Lint:
             found.extend(unit)
             return True
 
-        if clips.rules:
-            from cogvid_lint.probe.runner import probe_project
-
+        if probe_project is not None:
             probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile,
                           on_probed=clips.answered)
         for unit in units:

@@ -105,6 +105,9 @@ def _worker(conn, spec: str, state) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # a crash is reported as a finding; a dump on stderr would be noise
     fn = resolve_probe_fn(spec)
+    warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
+    if warm_up is not None:  # e.g. import the decoder library before the first clip arrives
+        warm_up()
     while True:
         try:
             chunk = conn.recv()
@@ -126,6 +129,7 @@ _CLIP, _SINCE = 0, 1
 
 class _Worker:
     def __init__(self, ctx, spec: str):
+        self.spec = spec
         self.conn, child = ctx.Pipe(duplex=True)
         self.state = ctx.RawArray("d", 2)
         self.proc = ctx.Process(target=_worker, args=(child, spec, self.state), daemon=True)
@@ -158,6 +162,40 @@ class _Worker:
         self.conn.close()
 
 
+_running: _Pool | None = None  # the pool this process is running, for tend()
+_spares: list[_Worker] = []  # started ahead of need (prestart), for the next pool
+
+
+def prestart(jobs: int, spec: str | None = None) -> None:
+    """Start `jobs` workers now, before their clips are known: their start-up (the fork,
+    importing the decoder library: ~70 ms each) then overlaps this process's discovery
+    instead of following it. For a run that will probe many clips; the next probe_many
+    takes them, stop_spares() ends those it did not."""
+    spec = spec or probe_fn_spec()
+    ctx = mp_context()
+    while len(_spares) < jobs:
+        _spares.append(_Worker(ctx, spec))
+
+
+def stop_spares() -> None:
+    while _spares:
+        _spares.pop().stop()
+
+
+
+def probing() -> bool:
+    """Whether this process is running probe workers now (its other work is `meanwhile`)."""
+    return _running is not None
+
+
+def tend() -> None:
+    """For a long piece of the parent's other work while workers probe: take their answers
+    in and give them more now, without waiting, so that they do not sit idle until it ends
+    (call it every millisecond or so of that work). Does nothing when no pool runs."""
+    if _running is not None:
+        _running.tend()
+
+
 class _Pool:
     def __init__(self, spec: str, size: int, timeout: float | None, on_result, meanwhile=None):
         self.ctx = mp_context()
@@ -165,28 +203,28 @@ class _Pool:
         self.meanwhile: Callable[[], bool] | None = meanwhile
         self.results: list[VideoInfo | None] = []
         self.queue: deque[list[tuple[int, str]]] = deque()
+        self.slots: list[_Worker | None] = []
 
     def run(self, paths: Sequence[str], chunk_size: int) -> list[VideoInfo]:
+        global _running
         items = [(i, os.fspath(p)) for i, p in enumerate(paths)]
         self.results = [None] * len(items)
         self.queue.extend(items[i:i + chunk_size] for i in range(0, len(items), chunk_size))
         # A slot is None until it has work: a worker lost near the end is not replaced
         # unless the queue still (or again, after another loss) holds chunks.
-        slots: list[_Worker | None] = [None] * self.size
+        self.slots = [_spares.pop() if _spares and _spares[-1].spec == self.spec else None
+                      for _ in range(self.size)]
+        stop_spares()  # more than this pool wants, or for another probe
         from multiprocessing.connection import wait
 
         # The parent just did a unit of its own work, so answers may be waiting: look before
         # the next unit. Right after collecting none is (one poll per answer saved).
         worked = False
+        _running = self
         try:
             while True:
-                for i, w in enumerate(slots):
-                    while (w is None or len(w.chunks) < 2) and self.queue:
-                        w = self._feed(w)
-                        if w is None:  # died holding clips: collected below
-                            break
-                        slots[i] = w
-                busy = [w for w in slots if w is not None and w.chunks]
+                self._top_up()
+                busy = [w for w in self.slots if w is not None and w.chunks]
                 if not busy:
                     break
                 handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
@@ -198,15 +236,35 @@ class _Pool:
                 if self.timeout:
                     timeout = max(min(w.state[_SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
                 wait(handles, timeout=timeout)
-                for i, w in enumerate(slots):
-                    if w is not None and w.chunks and not self._collect(w):
-                        slots[i] = None
+                self._collect_all()
                 worked = False
         finally:  # workers hold no state worth a graceful goodbye
-            for w in slots:
+            _running = None
+            for w in self.slots:
                 if w is not None:
                     w.stop()
         return self.results  # type: ignore[return-value]  # every slot is filled
+
+    def tend(self) -> None:
+        """Take in what has been answered and give out more, without waiting (see tend())."""
+        self._collect_all()
+        self._top_up()
+
+    def _top_up(self) -> None:
+        """Two chunks to every worker that has fewer, while the queue has any."""
+        slots = self.slots
+        for i, w in enumerate(slots):
+            while (w is None or len(w.chunks) < 2) and self.queue:
+                w = self._feed(w)
+                if w is None:  # died holding clips: collected next
+                    break
+                slots[i] = w
+
+    def _collect_all(self) -> None:
+        slots = self.slots
+        for i, w in enumerate(slots):
+            if w is not None and w.chunks and not self._collect(w):
+                slots[i] = None
 
     def _feed(self, w: _Worker | None) -> _Worker | None:
         """The next chunk to w (a fresh worker if None), which is returned; None if w died

@@ -42,6 +42,11 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 _HEADER_ONLY = {"codec_whitelist": "none"}
 
 
+def warm_up() -> None:
+    """What a probe worker does before its first clip (see pool.prestart)."""
+    import av  # noqa: F401
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`."""
     p = os.fspath(path)

@@ -14,9 +14,9 @@ from typing import Callable, Iterator
 from cogvid_lint import run_memo
 from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.gcpause import gc_paused
-from cogvid_lint.probe.cache import StatKey, probe_version, with_cache
+from cogvid_lint.probe.cache import DB_NAME, StatKey, cache_dir, probe_version, with_cache
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, probe_fn_spec, probe_many
+from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, prestart, probe_fn_spec, probe_many
 from cogvid_lint.settings import Settings
 
 # Rough cost of one cold probe (PyAV header + packet count), to decide whether a progress
@@ -43,6 +43,18 @@ def probe_targets(project: Project) -> list[tuple[Clip, StatKey]]:
                 path = abspath(path)
             found.append((clip, StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino)))
     return found
+
+
+def expect_probes(settings: Settings) -> None:
+    """Called before discovery: when the clips will surely be probed (no probe cache to
+    answer: --no-cache, or none written yet) by two workers or more, start them now, so that
+    they get ready while discovery runs (see pool.prestart). Not for one job, which keeps to
+    one CPU's worth of work at a time."""
+    jobs = int(settings.option("jobs", 0)) or available_cpus()
+    if jobs < 2:
+        return
+    if settings.option("no_cache") or not (cache_dir(settings) / DB_NAME).exists():
+        prestart(jobs)
 
 
 def probe_project(project: Project, settings: Settings, progress: bool = False,

@@ -90,10 +90,10 @@ def record(argv: Sequence[str], run: Callable[[], int]) -> int:
     global _expected
     from cogvid_lint.remembered import user_cache_dir
 
+    expected, _expected = _expected, None  # taken first: a run that raises leaves none behind
     obs = Observations(ignored=(os.path.join(os.path.abspath(user_cache_dir()), ""),))
     with observing(obs), _captured() as printed:
         code = run()
-    expected, _expected = _expected, None
     stdout, stderr = ("".join(parts) for parts in printed)
     fresh = {"stdout": stdout, "stderr": stderr, "outputs": [list(o) for o in obs.outputs], "exit": code}
     if expected is not None and any(expected[k] != v for k, v in fresh.items()):

@@ -20,7 +20,7 @@ from cogvid_lint.cli import build_parser
 from cogvid_lint.commands.check import prepare
 from cogvid_lint.engine import ClipChecks
 from cogvid_lint.probe import runner
-from cogvid_lint.probe.pool import PROBE_FN_ENV
+from cogvid_lint.probe.worker import PROBE_FN_ENV
 
 TESTS = Path(__file__).resolve().parent
 # More clips cached, and more probed, than ClipChecks takes a unit at a time: with two jobs

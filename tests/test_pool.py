@@ -18,7 +18,8 @@ import pytest
 from clips import make_clip, make_text, truncate_clip
 
 from cogvid_lint.probe import pool
-from cogvid_lint.probe.pool import CHUNK, PROBE_FN_ENV, SERIAL_BELOW, probe_many
+from cogvid_lint.probe.pool import CHUNK, SERIAL_BELOW, probe_many
+from cogvid_lint.probe.worker import PROBE_FN_ENV
 from cogvid_lint.probe.pyav import probe
 
 TESTS = Path(__file__).resolve().parent

@@ -14,7 +14,7 @@ import pytest
 from cogvid_lint.cli import main
 from cogvid_lint.probe.cache import CACHE_DIR_NAME, DB_NAME, StatKey, open_cache, probe_version
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.pool import DEFAULT_PROBE
+from cogvid_lint.probe.worker import DEFAULT_PROBE
 
 TESTS = Path(__file__).resolve().parent
 

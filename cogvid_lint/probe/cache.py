@@ -126,7 +126,8 @@ def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int
     0.48 s, against 0.18 s for all the hashes here). Else many in forked processes (default:
     one per CPU), so a run without probes does not hash serially. Threads do not help:
     hashing small clips is mostly Python."""
-    from cogvid_lint.probe.pool import available_cpus, mp_context, probing, tend
+    from cogvid_lint.probe.pool import available_cpus, probing, tend
+    from cogvid_lint.probe.worker import mp_context
 
     processes = min(jobs or available_cpus(), len(paths) // 256)
     if processes <= 1 or probing():

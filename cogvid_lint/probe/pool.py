@@ -4,8 +4,8 @@ Why not multiprocessing.Pool / ProcessPoolExecutor: when a worker dies (a decode
 segfault) the former loses the task and waits forever, the latter fails every pending
 future; neither can abandon one clip that hangs. Here each worker has its own pipe, takes
 a chunk of ~16 clips (fewer round trips, measured 1.97x on 2 cores against 1.5x with
-chunks of 1) with the next chunk already waiting in its pipe, answers a chunk at a time and keeps the clip it is on in shared memory, so
-the parent always knows it: if the worker dies that clip is "decoder crashed", if it stays
+chunks of 1) with the next chunk already waiting in its pipe, answers a chunk at a time
+and keeps the clip it is on in shared memory (worker.py), so the parent always knows it: if the worker dies that clip is "decoder crashed", if it stays
 on one clip longer than the timeout it is killed and that clip "timed out"; the rest of
 its chunk goes back in the queue for a fresh worker. Results land by index, so the order
 is the input order and identical to a serial run.
@@ -13,23 +13,15 @@ is the input order and identical to a serial run.
 
 from __future__ import annotations
 
-import faulthandler
-import importlib
 import os
-import signal
-import sys
 import time
 from collections import deque
 from typing import Callable, Sequence
 
 from cogvid_lint.probe.info import VideoInfo
+from cogvid_lint.probe.worker import (SINCE, Worker, call_probe, describe_exit, mp_context, probe_fn_spec,
+                                      resolve_probe_fn)
 
-ProbeFn = Callable[[str], VideoInfo]
-
-DEFAULT_PROBE = "cogvid_lint.probe.pyav:probe"
-# Tests swap the probe for a stand-in that hangs or aborts on a marked file; the only way
-# to reach the workers of an installed `cogvid-lint` run in a subprocess.
-PROBE_FN_ENV = "COGVID_LINT_PROBE_FN"
 DEFAULT_TIMEOUT = 30.0
 CHUNK = 16
 # Below this many clips a pool costs more (fork, pipes, av imported per worker) than it saves.
@@ -41,22 +33,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))  # what this process may use (taskset, containers)
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
-
-
-def probe_fn_spec() -> str:
-    return os.environ.get(PROBE_FN_ENV) or DEFAULT_PROBE
-
-
-def resolve_probe_fn(spec: str) -> ProbeFn:
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def call_probe(fn: ProbeFn, path: str) -> VideoInfo:
-    try:
-        return fn(path)
-    except Exception as exc:
-        return VideoInfo(path=path, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT,
@@ -90,80 +66,8 @@ def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFA
     return _Pool(spec, workers, timeout, on_result, meanwhile if jobs > 1 else None).run(paths, size)
 
 
-def mp_context():
-    import multiprocessing  # here, not at the top: a warm run never starts a pool (10 ms)
-
-    # fork: workers start in milliseconds with this process's imports (spawn re-imports:
-    # measured 1.75x on 2 cores against fork's 1.97x). Not on macOS, where system
-    # frameworks are not fork-safe.
-    if sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _worker(conn, spec: str, state) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    faulthandler.disable()  # a crash is reported as a finding; a dump on stderr would be noise
-    fn = resolve_probe_fn(spec)
-    warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
-    if warm_up is not None:  # e.g. import the decoder library before the first clip arrives
-        warm_up()
-    while True:
-        try:
-            chunk = conn.recv()
-        except (EOFError, OSError):
-            return
-        results = []
-        for index, path in chunk:
-            state[_SINCE] = time.monotonic()  # before the index: a torn read never blames a fresh clip
-            state[_CLIP] = index
-            results.append(call_probe(fn, path))
-        conn.send(results)
-
-
-# The worker's progress in shared memory, so answers can travel a chunk at a time (one
-# wake-up of the parent per 16 clips) while the parent still knows which clip a dead or
-# hung worker was on: its index, and since when (time.monotonic is system-wide).
-_CLIP, _SINCE = 0, 1
-
-
-class _Worker:
-    def __init__(self, ctx, spec: str):
-        self.spec = spec
-        self.conn, child = ctx.Pipe(duplex=True)
-        self.state = ctx.RawArray("d", 2)
-        self.proc = ctx.Process(target=_worker, args=(child, spec, self.state), daemon=True)
-        self.proc.start()
-        child.close()  # so a dead worker reads as EOF here
-        # Chunks sent and not yet answered, oldest first. Two at a time: the next one waits
-        # in the pipe, so a worker never idles while the parent wakes up, reads its answers
-        # and sends more (measured: the 2-job run's wall time, 5% of it at 16 clips a chunk).
-        self.chunks: deque[list[tuple[int, str]]] = deque()
-
-    def give(self, chunk: list[tuple[int, str]]) -> None:
-        if not self.chunks:  # idle: its clock starts now (a busy worker keeps its own)
-            self.state[_SINCE], self.state[_CLIP] = time.monotonic(), chunk[0][0]
-        self.conn.send(chunk)
-        self.chunks.append(chunk)  # only once sent: a dead worker's chunks are the ones it had
-
-    def unanswered(self) -> tuple[tuple[int, str] | None, list[tuple[int, str]]]:
-        """The clip being probed (None if unknown) and every other clip sent but not answered."""
-        index = int(self.state[_CLIP])
-        sent = [item for chunk in self.chunks for item in chunk]
-        at = next((i for i, (n, _) in enumerate(sent) if n == index), None)
-        if at is None:
-            return None, sent
-        return sent[at], sent[:at] + sent[at + 1:]
-
-    def stop(self) -> None:
-        if self.proc.is_alive():
-            self.proc.kill()
-        self.proc.join(timeout=5)
-        self.conn.close()
-
-
 _running: _Pool | None = None  # the pool this process is running, for tend()
-_spares: list[_Worker] = []  # started ahead of need (prestart), for the next pool
+_spares: list[Worker] = []  # started ahead of need (prestart), for the next pool
 
 
 def prestart(jobs: int, spec: str | None = None) -> None:
@@ -174,13 +78,12 @@ def prestart(jobs: int, spec: str | None = None) -> None:
     spec = spec or probe_fn_spec()
     ctx = mp_context()
     while len(_spares) < jobs:
-        _spares.append(_Worker(ctx, spec))
+        _spares.append(Worker(ctx, spec))
 
 
 def stop_spares() -> None:
     while _spares:
         _spares.pop().stop()
-
 
 
 def probing() -> bool:
@@ -203,7 +106,7 @@ class _Pool:
         self.meanwhile: Callable[[], bool] | None = meanwhile
         self.results: list[VideoInfo | None] = []
         self.queue: deque[list[tuple[int, str]]] = deque()
-        self.slots: list[_Worker | None] = []
+        self.slots: list[Worker | None] = []
 
     def run(self, paths: Sequence[str], chunk_size: int) -> list[VideoInfo]:
         global _running
@@ -234,7 +137,7 @@ class _Pool:
                         continue
                 timeout = None
                 if self.timeout:
-                    timeout = max(min(w.state[_SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
+                    timeout = max(min(w.state[SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
                 wait(handles, timeout=timeout)
                 self._collect_all()
                 worked = False
@@ -266,13 +169,13 @@ class _Pool:
             if w is not None and w.chunks and not self._collect(w):
                 slots[i] = None
 
-    def _feed(self, w: _Worker | None) -> _Worker | None:
+    def _feed(self, w: Worker | None) -> Worker | None:
         """The next chunk to w (a fresh worker if None), which is returned; None if w died
         holding clips: the chunk goes back in the queue, and _collect settles w as any dead
         worker (takes what it answered, blames the clip it died on, requeues the rest)."""
         chunk = self.queue.popleft()
         for _ in range(2):
-            w = w or _Worker(self.ctx, self.spec)
+            w = w or Worker(self.ctx, self.spec)
             try:
                 w.give(chunk)
                 return w
@@ -284,7 +187,7 @@ class _Pool:
                 w = None
         raise RuntimeError("probe workers die as soon as they start")
 
-    def _collect(self, w: _Worker) -> bool:
+    def _collect(self, w: Worker) -> bool:
         """Take w's answers if they are in; False when w is gone (crashed, or killed for hanging)."""
         try:
             if w.conn.poll():
@@ -297,15 +200,15 @@ class _Pool:
             dead = True
         if dead:
             w.proc.join(timeout=5)
-            self._lose(w, f"decoder crashed ({_describe_exit(w.proc.exitcode)})")
-        elif self.timeout and time.monotonic() - w.state[_SINCE] >= self.timeout:
+            self._lose(w, f"decoder crashed ({describe_exit(w.proc.exitcode)})")
+        elif self.timeout and time.monotonic() - w.state[SINCE] >= self.timeout:
             self._lose(w, f"probe timed out after {self.timeout:g} s")
         else:
             return True
         w.stop()
         return False
 
-    def _lose(self, w: _Worker, reason: str) -> None:
+    def _lose(self, w: Worker, reason: str) -> None:
         """The clip w was on gets `reason`; every other clip it was sent and did not answer
         (answers travel a chunk at a time) goes back in the queue."""
         current, rest = w.unanswered()
@@ -321,12 +224,3 @@ class _Pool:
         self.results[index] = info
         if self.on_result:
             self.on_result(index, info)
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit status {code}"

@@ -16,7 +16,8 @@ from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.probe.cache import DB_NAME, StatKey, cache_dir, probe_version, with_cache
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, prestart, probe_fn_spec, probe_many
+from cogvid_lint.probe.pool import DEFAULT_TIMEOUT, available_cpus, prestart, probe_many
+from cogvid_lint.probe.worker import probe_fn_spec
 from cogvid_lint.settings import Settings
 
 # Rough cost of one cold probe (PyAV header + packet count), to decide whether a progress

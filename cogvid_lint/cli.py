@@ -7,11 +7,10 @@ above --fail-on remains, 1 when findings do, 2 for usage/config errors or a cras
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Sequence
 
-from cogvid_lint import __version__
+from cogvid_lint import __version__, run_memo
 from cogvid_lint.errors import ConfigError, UsageError
 
 COMMANDS = ("check", "rule", "rules", "inspect", "cache", "undo")
@@ -139,18 +138,15 @@ def main(argv: Sequence[str] | None = None, *, remember: bool | None = None) -> 
 
 def _main(argv: Sequence[str] | None, remember: bool | None) -> int:
     if remember is None:
-        remember = argv is None or bool(os.environ.get("COGVID_LINT_RUN_MEMO_CHECK"))  # run_memo.CHECK_ENV
+        remember = argv is None or run_memo.checking()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "check")
     verbose = "--verbose" in argv
     try:
-        if remember and argv[0] == "check":
-            from cogvid_lint import run_memo
-
-            replayed = run_memo.replay(argv)
-            if replayed is not None:
-                return replayed
+        found = run_memo.find(argv) if remember and argv[0] == "check" else None
+        if found is not None and found.memo is not None and not run_memo.checking():
+            return run_memo.replay(found)
         args = build_parser().parse_args(argv)
         if args.command == "rule":
             from cogvid_lint.commands.docs import show_rule
@@ -171,10 +167,8 @@ def _main(argv: Sequence[str] | None, remember: bool | None) -> int:
             from cogvid_lint.commands.undo import undo_command
             return undo_command(args)
         from cogvid_lint.commands.check import remembered_run, run_check
-        if remember and remembered_run(args):
-            from cogvid_lint import run_memo
-
-            return run_memo.record(argv, lambda: run_check(args))
+        if found is not None and remembered_run(args):
+            return run_memo.record(found, lambda: run_check(args))
         return run_check(args)
     except UsageError as exc:
         print(f"cogvid-lint: error: {exc}", file=sys.stderr)

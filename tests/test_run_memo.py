@@ -173,6 +173,37 @@ def test_check_mode_fails_a_stale_record(memo_project, capsys, monkeypatch):
     monkeypatch.setenv(run_memo.CHECK_ENV, "1")
     code, _, err = lint(capsys)
     assert code == 2 and "remembered run is stale (stdout differ)" in err
+    assert records() == [], "a disproved record is dropped: no unchecked run replays it"
+
+
+def test_a_record_keeps_no_environment(memo_project, capsys, monkeypatch):
+    monkeypatch.setenv("SOME_TOKEN", "s3cr3t-value")  # CI secrets live in the environment
+    settle(capsys)
+    [record] = records()
+    assert "s3cr3t-value" not in record.read_text() and "SOME_TOKEN" not in record.read_text()
+
+
+def test_a_module_installed_since_makes_the_run_fresh(memo_project, capsys, fresh_runs, monkeypatch, tmp_path):
+    """Imports search sys.path without our os functions; a package that appears there can
+    change what a run imports (torch for the legacy-cache rule), so the folders are listed."""
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    settle(capsys)
+    done = len(fresh_runs)
+    (site / "newly_installed.py").write_text("")
+    lint(capsys)
+    assert len(fresh_runs) == done + 1
+
+
+def test_a_folder_listed_as_bytes_is_recorded_as_text(tmp_path):
+    from cogvid_lint.run_memo.observe import Observations, listing, observing
+
+    (tmp_path / "a.mp4").write_bytes(b"")
+    obs = Observations()
+    with observing(obs):
+        assert os.listdir(os.fsencode(tmp_path)) == [b"a.mp4"]
+    assert obs.listing == {str(tmp_path): [("a.mp4", "f")]} == {str(tmp_path): listing(os.fsencode(tmp_path))}
 
 
 def test_only_the_newest_records_are_kept(memo_project, capsys, monkeypatch):

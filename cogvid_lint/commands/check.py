@@ -57,8 +57,8 @@ class Lint:
             return self._run(None)
         from cogvid_lint.probe import pool, runner
 
-        runner.expect_probes(self.settings)  # probe workers may start now, beside discovery
         try:
+            runner.expect_probes(self.settings)  # probe workers may start now, beside discovery
             return self._run(runner.probe_project)
         finally:
             pool.stop_spares()  # those no probing took (every clip cached, or too few)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -115,8 +116,8 @@ def with_cache(settings: Settings, version: str | None, use: Callable[[ProbeCach
         cache.close()
 
 
-# Files hashed between two looks at the probe workers (~1 ms of small clips)
-TEND_EVERY = 32
+# Hashing time between two looks at the probe workers (a worker holds ~10 ms of clips)
+TEND_EVERY_S = 0.002
 
 
 def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int | None) -> list[str | None]:
@@ -132,9 +133,12 @@ def _digest_all(digest: Callable[[str], str | None], paths: list[str], jobs: int
     processes = min(jobs or available_cpus(), len(paths) // 256)
     if processes <= 1 or probing():
         found = []
-        for n, path in enumerate(paths):
-            if n % TEND_EVERY == 0:
+        clock = time.monotonic
+        due = clock()
+        for path in paths:
+            if clock() >= due:
                 tend()
+                due = clock() + TEND_EVERY_S
             found.append(digest(path))
         return found
     with mp_context().Pool(processes) as pool:

@@ -70,14 +70,19 @@ _running: _Pool | None = None  # the pool this process is running, for tend()
 _spares: list[Worker] = []  # started ahead of need (prestart), for the next pool
 
 
+# Workers started ahead of need at most: on a machine of many CPUs, a run that turns out to
+# have few clips does not fork (and import the decoder library in) all of them for nothing.
+MAX_SPARES = 4
+
+
 def prestart(jobs: int, spec: str | None = None) -> None:
-    """Start `jobs` workers now, before their clips are known: their start-up (the fork,
-    importing the decoder library: ~70 ms each) then overlaps this process's discovery
-    instead of following it. For a run that will probe many clips; the next probe_many
-    takes them, stop_spares() ends those it did not."""
+    """Start `jobs` workers (MAX_SPARES at most) now, before their clips are known: their
+    start-up (the fork, importing the decoder library: ~70 ms each) then overlaps this
+    process's discovery instead of following it. For a run that will probe many clips; the
+    next probe_many takes them, stop_spares() ends those it did not."""
     spec = spec or probe_fn_spec()
     ctx = mp_context()
-    while len(_spares) < jobs:
+    while len(_spares) < min(jobs, MAX_SPARES):
         _spares.append(Worker(ctx, spec))
 
 
@@ -149,14 +154,18 @@ class _Pool:
         return self.results  # type: ignore[return-value]  # every slot is filled
 
     def tend(self) -> None:
-        """Take in what has been answered and give out more, without waiting (see tend())."""
+        """Take in what has been answered and give out more, without waiting (see tend()).
+        Forks no replacement for a lost worker: the caller may have paused the GC, which a
+        fork would leave paused in the child; run's loop replaces it."""
         self._collect_all()
-        self._top_up()
+        self._top_up(fork=False)
 
-    def _top_up(self) -> None:
+    def _top_up(self, fork: bool = True) -> None:
         """Two chunks to every worker that has fewer, while the queue has any."""
         slots = self.slots
         for i, w in enumerate(slots):
+            if w is None and not fork:
+                continue
             while (w is None or len(w.chunks) < 2) and self.queue:
                 w = self._feed(w)
                 if w is None:  # died holding clips: collected next

@@ -34,7 +34,7 @@ from cogvid_lint import __version__
 from cogvid_lint.run_memo.observe import (Observations, active, answer, listing, observing, unobserved,
                                           _lstat, _readlink, _stat)
 
-__all__ = ["CHECK_ENV", "record", "replay", "spoil", "unobserved", "wrote_output"]
+__all__ = ["CHECK_ENV", "Lookup", "checking", "find", "record", "replay", "spoil", "unobserved", "wrote_output"]
 
 FORMAT = 1  # bump when a record's layout or meaning changes
 RECORDS_KEPT = 64
@@ -42,8 +42,6 @@ CHECK_ENV = "COGVID_LINT_RUN_MEMO_CHECK"
 # Variables a shell changes between two identical commands (nothing reads them), and the
 # check switch, so that a checked run finds the records unchecked runs made.
 _IGNORED_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", CHECK_ENV})
-# A record matched under CHECK_ENV: the fresh run's output must equal it.
-_expected: dict[str, Any] | None = None
 
 
 def spoil(reason: str) -> None:
@@ -60,21 +58,39 @@ def wrote_output(path: str, text: str) -> None:
         obs.outputs.append((path, text))
 
 
-def replay(argv: Sequence[str]) -> int | None:
-    """The remembered run's exit code, its output printed again; None when there is no
-    record for this command line or anything it looked at has changed."""
-    global _expected
-    key = run_key(argv)
+class Lookup:
+    """A command line's record file, and the record when every answer still matches."""
+
+    __slots__ = ("path", "memo")
+
+    def __init__(self, path: str, memo: dict[str, Any] | None):
+        self.path, self.memo = path, memo
+
+
+def find(argv: Sequence[str]) -> Lookup:
+    """The record of this command line (its key taken once, now: what a run records is
+    filed under the key it started with), with `memo` None when there is none or anything
+    it looked at has changed."""
+    path = _record_file(run_key(argv))
     try:
-        with open(_record_file(key), encoding="utf-8") as handle:
+        with open(path, encoding="utf-8") as handle:
             memo = json.load(handle)
     except (OSError, ValueError):
-        return None
-    if not isinstance(memo, dict) or memo.get("key") != key or not _unchanged(memo):
-        return None
-    if os.environ.get(CHECK_ENV):
-        _expected = memo
-        return None
+        return Lookup(path, None)
+    if not isinstance(memo, dict) or memo.get("key") != os.path.basename(path) or not _unchanged(memo):
+        return Lookup(path, None)
+    return Lookup(path, memo)
+
+
+def checking() -> bool:
+    """Whether a matching record is to be checked against a fresh run (CHECK_ENV)."""
+    return bool(os.environ.get(CHECK_ENV))
+
+
+def replay(found: Lookup) -> int:
+    """Print the remembered run's output again (and write its -o file); its exit code."""
+    memo = found.memo
+    assert memo is not None
     if memo["outputs"]:
         from cogvid_lint.fsutil import atomic_write_text
 
@@ -82,27 +98,35 @@ def replay(argv: Sequence[str]) -> int | None:
             atomic_write_text(path, text)
     _write(sys.stdout, memo["stdout"])
     _write(sys.stderr, memo["stderr"])
+    try:
+        os.utime(found.path)  # used: the newest records are kept, by last use
+    except OSError:
+        pass
     return memo["exit"]
 
 
-def record(argv: Sequence[str], run: Callable[[], int]) -> int:
-    """run(), recording what it looks at and prints; remembered when it exits 0 or 1."""
-    global _expected
+def record(found: Lookup, run: Callable[[], int]) -> int:
+    """run(), recording what it looks at and prints, filed under `found.path` when it exits 0
+    or 1. When `found` holds a record (check mode), the fresh output must equal it."""
     from cogvid_lint.remembered import user_cache_dir
 
-    expected, _expected = _expected, None  # taken first: a run that raises leaves none behind
     obs = Observations(ignored=(os.path.join(os.path.abspath(user_cache_dir()), ""),))
     with observing(obs), _captured() as printed:
         code = run()
     stdout, stderr = ("".join(parts) for parts in printed)
     fresh = {"stdout": stdout, "stderr": stderr, "outputs": [list(o) for o in obs.outputs], "exit": code}
+    expected = found.memo
     if expected is not None and any(expected[k] != v for k, v in fresh.items()):
         differs = ", ".join(k for k, v in fresh.items() if expected[k] != v)
+        _unlink(found.path)  # disproved: no later run may replay it
         print(f"cogvid-lint: internal error: a remembered run is stale ({differs} differ): an input was not "
               "recorded", file=sys.stderr)
         return 2
     if code in (0, 1) and obs.spoiled is None:
-        _store(run_key(argv), obs, fresh)
+        try:
+            _store(found.path, obs, fresh)
+        except Exception:  # noqa: BLE001 - remembering is an optimisation: it never fails a run
+            _unlink(found.path)
     return code
 
 
@@ -124,9 +148,11 @@ def run_key(argv: Sequence[str]) -> dict[str, Any]:
 
 
 def _record_file(key: dict[str, Any]) -> str:
+    """The record's path, named by a hash of its key; the key itself is not kept (the
+    environment may hold secrets), the record holds the name it was filed under."""
     from cogvid_lint.remembered import user_cache_dir
 
-    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8", "surrogateescape")).hexdigest()
     return os.path.join(user_cache_dir(), "runs", name + ".json")
 
 
@@ -168,26 +194,37 @@ def _unchanged(memo: dict[str, Any]) -> bool:
     return True
 
 
-def _store(key: dict[str, Any], obs: Observations, fresh: dict[str, Any]) -> None:
+def _store(path: str, obs: Observations, fresh: dict[str, Any]) -> None:
     # What the run imported is an input too: a changed module (cogvid-lint's own, rich's
-    # renderer, PyAV's version file) must not replay an old report.
+    # renderer, PyAV's version file) must not replay an old report; and so are the folders
+    # imports search, which importlib lists without our os functions: a package installed
+    # since (torch, for the legacy-cache rule) changes what a run can import.
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
             obs.note(obs.stat, file, answer(_stat, file))
-    memo: dict[str, Any] = {"key": key, **fresh}
+    for folder in sys.path:
+        if os.path.isdir(folder or "."):
+            obs.note(obs.listing, folder or ".", listing(folder or "."))
+    memo: dict[str, Any] = {"key": os.path.basename(path), **fresh}
     for field, _, encode in _LOOKS:
         table = getattr(obs, field)
         memo[field] = [list(table), _digest(list(table.values()), encode)]
     from cogvid_lint.fsutil import atomic_write_text
 
-    path = _record_file(key)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic_write_text(path, json.dumps(memo, separators=(",", ":")))
-        _prune(os.path.dirname(path))
-    except (OSError, ValueError):
-        pass  # a read-only cache folder, a path that is not text: just not remembered
+    except OSError:
+        return  # a read-only cache folder: just not remembered
+    _prune(os.path.dirname(path))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _prune(folder: str) -> None:
@@ -196,10 +233,7 @@ def _prune(folder: str) -> None:
     except OSError:
         return
     for _, path in records[:-RECORDS_KEPT]:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+        _unlink(path)
 
 
 class _Tee:

@@ -59,8 +59,8 @@ def entry_kind(entry: os.DirEntry) -> str:
 def listing(path: str) -> list[tuple[str, str]] | int:
     """A folder's entries as (name, kind), sorted; or the errno listing it failed with."""
     try:
-        with _scandir(path) as entries:
-            return sorted((e.name, entry_kind(e)) for e in entries)
+        with _scandir(path) as entries:  # names as text: a folder given as bytes lists bytes
+            return sorted((os.fsdecode(e.name), entry_kind(e)) for e in entries)
     except OSError as exc:
         return exc.errno or 0
 
@@ -245,6 +245,9 @@ class _Entry:
 
     def is_symlink(self) -> bool:
         return self._entry.is_symlink()  # in the listing
+
+    def is_junction(self) -> bool:  # Python 3.12's DirEntry has it (always False off Windows)
+        return getattr(self._entry, "is_junction", lambda: False)()
 
     def is_dir(self, *, follow_symlinks: bool = True) -> bool:
         self._follows(follow_symlinks)

@@ -101,12 +101,20 @@ def probe_project(project: Project, settings: Settings, progress: bool = False,
 
         infos = probe_many([key.path for key in todo], jobs=jobs, timeout=timeout, spec=spec, on_result=on_result,
                            meanwhile=meanwhile)
+    _remember(settings, version, todo, infos)
+
+
+@gc_paused()  # a row per clip, on a heap of every clip's objects: nothing for the collector
+def _remember(settings: Settings, version: str | None, todo: list[StatKey], infos: list[VideoInfo]) -> None:
     # A timeout says as much about this run (load, --probe-timeout) as about the clip:
     # probe it again next time rather than remember it.
-    kept = [(key, info) for key, info in zip(todo, infos) if not (info.error or "").startswith("probe timed out")]
-    if len(kept) < len(todo):  # nor remember the whole run's report
+    timed_out = [n for n, info in enumerate(infos) if (info.error or "").startswith("probe timed out")]
+    if timed_out:  # nor remember the whole run's report
         run_memo.spoil("a probe timed out")
-    with_cache(settings, version, lambda cache: cache.store(kept))
+    if version is not None:
+        skip = set(timed_out)
+        kept = [(key, info) for n, (key, info) in enumerate(zip(todo, infos)) if n not in skip]
+        with_cache(settings, version, lambda cache: cache.store(kept))
 
 
 @contextmanager

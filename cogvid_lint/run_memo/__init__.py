@@ -13,7 +13,7 @@ Not remembered: runs that change or may change files (--fix, --diff, --write-bas
 --no-cache, runs that warned (a cache that could not be used), timed out a probe (that
 says as much about the machine's load as about the clip), drew a progress bar or wrote a
 GitHub step summary. Records are JSON (never pickle: nothing in them is code), one file
-per command line in the user's cache folder, the RECORDS_KEPT newest kept.
+per command line in the user's cache folder, the RECORDS_KEPT last used kept.
 
 COGVID_LINT_RUN_MEMO_CHECK=1 (the test suite sets it) runs afresh even when a record
 matches and fails the run (exit 2) if the fresh output differs: every CLI test is also a

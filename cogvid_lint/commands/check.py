@@ -99,8 +99,6 @@ def remembered_run(args: argparse.Namespace) -> bool:
 
 def prepare(args: argparse.Namespace) -> Lint:
     settings = resolve_settings(cli_options(args))
-    if settings.option("no_cache"):
-        run_memo.spoil("--no-cache")
     errors: list[str] = []
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)

@@ -29,6 +29,7 @@ from typing import Iterable, Sequence
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic
 from cogvid_lint.fsutil import atomic_write_text
+from cogvid_lint.hashing import CONTENT, digest_file
 
 BASELINE_VERSION = 1
 MEDIA_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".png", ".jpg", ".jpeg", ".webp",
@@ -76,13 +77,8 @@ class _Files:
         if path not in self._content:
             self._content[path] = None
             try:
-                digest = hashlib.blake2b(digest_size=16)
-                size = 0
-                with open(path, "rb") as handle:
-                    while chunk := handle.read(1 << 20):
-                        digest.update(chunk)
-                        size += len(chunk)
-                self._content[path] = f"file:{size}:{digest.hexdigest()}"
+                size, hexdigest = digest_file(path, CONTENT)
+                self._content[path] = f"file:{size}:{hexdigest}"
             except OSError:
                 pass
         return self._content[path]

@@ -199,3 +199,8 @@ def _size_problem(path: Path) -> str | None:
     if size > expected:
         return f"{size - expected} unexpected bytes after the data its header describes ({size} bytes, expected {expected})"
     return None
+
+
+def first_frames_dir(dataset: Dataset) -> Path:
+    """`<parent of the first video's folder>/first_frames`, where the I2V trainer writes frame 0."""
+    return dataset.clips[0].path.parent.parent / "first_frames"

@@ -11,7 +11,6 @@ mtime differ from the stamp, so a warm run reads no clip. Entries the stamp does
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -22,6 +21,7 @@ from typing import Literal
 from cogvid_lint.cache_layout import CacheFile, latent_folder, stamp_path, stat_file
 from cogvid_lint.discover.project import Clip, Dataset
 from cogvid_lint.errors import STRICT, type_adapter
+from cogvid_lint.hashing import digest_file
 
 STAMP_VERSION = 1
 # Plain dataclasses that pydantic validates when a stamp is read (unknown keys refused);
@@ -59,11 +59,8 @@ def file_key(path: Path, data_root: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.blake2b()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """What a stamp records of a clip (blake2b-512: stamps written before keep meaning it)."""
+    return digest_file(path, "blake2b-512").hexdigest
 
 
 def load_stamp(data_root: Path) -> Stamp | None:
@@ -190,7 +187,7 @@ def build_stamp(dataset: Dataset) -> tuple[Stamp, StampSummary] | None:
     An entry older than its clip is left out: the precompute reuses stale entries, so a stamp
     taken after it must not vouch for them (stale-latent keeps reporting them).
     """
-    from cogvid_lint.checks.training import first_frames_dir
+    from cogvid_lint.cache_layout import first_frames_dir
 
     settings = dataset.settings
     resolution = settings.resolution

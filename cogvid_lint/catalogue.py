@@ -195,3 +195,20 @@ def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+SECTIONS = (("what", "What it does"), ("why", "Why is this bad"), ("example", "Example"), ("fix", "Fix"))
+
+
+def rule_text(rule: RuleSpec) -> str:
+    lines = [f"# {rule.name} ({rule.code})", "",
+             f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.", "",
+             f"Message: {rule.message}", ""]
+    for key, title in SECTIONS:
+        lines += [f"## {title}", getattr(rule.docs, key).rstrip(), ""]
+    if rule.params:
+        lines.append("## Parameters")
+        for name, spec in rule.params.items():
+            lines.append(f"- `{name}` ({spec.type}, default {spec.default!r}): {spec.description}")
+        lines.append("")
+    return "\n".join(lines)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Sequence
 
-from cogvid_lint import __version__, run_memo
+from cogvid_lint import __version__
 from cogvid_lint.errors import ConfigError, UsageError
 
 COMMANDS = ("check", "rule", "rules", "inspect", "cache", "undo")
@@ -122,11 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, *, remember: bool | None = None) -> int:
-    """`remember`: replay or record whole runs (cogvid_lint.run_memo); by default only a
-    real command (argv None), not a caller that may have changed this process meanwhile,
-    unless the memo is being checked (then a replay is compared with a fresh run anyway)."""
-    code = _main(argv, remember)
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line's entry point: the same run whether `argv` is given or read from
+    sys.argv."""
+    code = _main(list(sys.argv[1:] if argv is None else argv))
     if argv is None:
         # The process ends now: its objects need no last collection walking them all
         # (10,000 clips: ~20 ms of interpreter shutdown).
@@ -136,17 +135,11 @@ def main(argv: Sequence[str] | None = None, *, remember: bool | None = None) -> 
     return code
 
 
-def _main(argv: Sequence[str] | None, remember: bool | None) -> int:
-    if remember is None:
-        remember = argv is None or run_memo.checking()
-    argv = list(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "check")
     verbose = "--verbose" in argv
     try:
-        found = run_memo.find(argv) if remember and argv[0] == "check" else None
-        if found is not None and found.memo is not None and not run_memo.checking():
-            return run_memo.replay(found)
         args = build_parser().parse_args(argv)
         if args.command == "rule":
             from cogvid_lint.commands.docs import show_rule
@@ -166,9 +159,7 @@ def _main(argv: Sequence[str] | None, remember: bool | None) -> int:
         if args.command == "undo":
             from cogvid_lint.commands.undo import undo_command
             return undo_command(args)
-        from cogvid_lint.commands.check import remembered_run, run_check
-        if found is not None and remembered_run(args):
-            return run_memo.record(found, lambda: run_check(args))
+        from cogvid_lint.commands.check import run_check
         return run_check(args)
     except UsageError as exc:
         print(f"cogvid-lint: error: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ the selection in settings.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
@@ -16,10 +17,14 @@ from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Finding, Severity
 from cogvid_lint.gcpause import gc_paused
+from cogvid_lint.hashing import DigestJob
+from cogvid_lint.probe.stream import ProbeStream
 from cogvid_lint.registry import CheckFn, RuleContext, load_checks
-from cogvid_lint.settings import Settings
+from cogvid_lint.settings import DatasetSettings, Settings
+from cogvid_lint.store import StatKey, Store
 
 DATASET_TARGETS = frozenset({"dataset", "video", "training", "cache"})
+POSIX = os.name == "posix"
 
 
 @dataclass(frozen=True)
@@ -120,21 +125,111 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
     return active
 
 
-def build_project(active: Sequence[ActiveRule], settings: Settings) -> Project:
+def build_project(active: Sequence[ActiveRule], settings: Settings, datasets: Sequence[DatasetSettings] = (),
+                  store: Store | None = None) -> Project:
+    """The Python files when a code rule runs, the `datasets` when a dataset rule does."""
     targets = {rule.spec.target for rule in active}
-    return discover(settings, python="python" in targets, datasets=bool(targets & DATASET_TARGETS))
+    return discover(settings, python="python" in targets,
+                    datasets=datasets if targets & DATASET_TARGETS else (), store=store)
 
 
-def check_units(active: Sequence[ActiveRule], project: Project) -> Iterator[list[Diagnostic]]:
+def needs_probes(active: Sequence[ActiveRule]) -> bool:
+    return any(rule.spec.target == "video" for rule in active)
+
+
+@gc_paused()  # a StatKey per clip
+def probe_keys(project: Project) -> tuple[list[StatKey], dict[str, list[Clip]]]:
+    """The files to probe — listed, inside their data root, and present (missing ones get
+    CVL003) — each once, and the clips that name each (a file listed twice is probed once)."""
+    clips_of: dict[str, list[Clip]] = {}
+    keys: list[StatKey] = []
+    isabs, abspath = os.path.isabs, os.path.abspath
+    for ds in project.datasets:
+        for clip in ds.clips:
+            if clip.escapes_root:
+                continue
+            st = clip.stat  # taken by discovery: no second stat
+            if st is None:  # missing, dangling link, NUL in the name
+                continue
+            path = clip.fspath  # normpath'd or pathlib's: abspath() would change it only by a ".."
+            if ".." in path or not (path[:1] == "/" if POSIX else isabs(path)):
+                path = abspath(path)
+            same = clips_of.get(path)
+            if same is None:
+                clips_of[path] = [clip]
+                keys.append(StatKey(path, st.st_size, st.st_mtime_ns, st.st_ino))
+            else:
+                same.append(clip)
+    return keys, clips_of
+
+
+def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, probes: ProbeStream | None = None,
+               clips_of: Mapping[str, list[Clip]] | None = None, *, overlap: bool = False,
+               jobs: int = 1) -> Iterator[list[Diagnostic]]:
+    """Every active rule's stamped findings, a unit of work at a time (a unit may be empty:
+    the caller may look at `probes` between two, to draw progress).
+
+    `probes`: the stream of the clips' facts (`clips_of`: the clips naming each path); the
+    video rules check each clip as its facts come in. With `overlap` (two probe workers or
+    more), the rules that read no probe run between two pulls while workers probe, so this
+    process's work overlaps theirs; without it, this process waits for the workers and does
+    its own work after, one CPU's worth at a time (`-j 1`)."""
+    units = check_units(active, project, store, probes, jobs)
+    if probes is None:
+        yield from units
+        return
+    clips = ClipChecks(active, project)
+    later: list[Diagnostic] | None = None  # a unit computed, not handed over yet
+    while not probes.finished:
+        if overlap and later is None:
+            later = next(units, None)
+        wait = not overlap or (later is None and not clips.has_unit())
+        for path, info in probes.take(wait):
+            same = clips_of[path]  # type: ignore[index]
+            for clip in same:
+                clip.info = info
+            clips.answered(same)
+        unit = None
+        if overlap:
+            if later is not None:
+                unit, later = later, None
+            else:
+                unit = clips.unit()
+        yield unit or []
+    if later is not None:
+        yield later
+    yield from units
+    yield clips.rest()
+
+
+# Hashing time between two looks at the probe workers (a worker holds ~10 ms of clips)
+DIGEST_STEP_S = 0.002
+
+
+def check_units(active: Sequence[ActiveRule], project: Project, store: Store, probes: ProbeStream | None = None,
+                jobs: int = 1) -> Iterator[list[Diagnostic]]:
     """The stamped findings of each rule that reads no probe on each dataset (or on all
-    Python files), one list at a time: a unit of work short enough for the parent to run
-    between two looks at the probe workers (commands.check.Lint.run). The video rules are
-    run by ClipChecks."""
+    Python files), one list at a time: a unit of work short enough to run between two looks
+    at the probe workers (run_checks). A check that reads content digests gets them first,
+    from the store or hashed in steps as short (empty units between them)."""
     for rule in active:
         if rule.spec.target == "video":
             continue
+        select = getattr(rule.check, "content_digests", None)
         for dataset, subjects in _subjects(rule.spec.target, project):
-            ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings)
+            digests: Mapping[str, str | None] = {}
+            if select is not None and dataset is not None:
+                job = DigestJob(store, select(dataset))
+                while not job.done:
+                    if probes is not None and probes.probing:
+                        job.step(DIGEST_STEP_S)
+                        yield []
+                    else:
+                        job.run(jobs)
+                job.close()
+                digests = job.result
+            ctx = RuleContext(params=rule.params, project=project, dataset=dataset, settings=project.settings,
+                              digests=digests)
             # Not paused across the yield: workers forked meanwhile would inherit a disabled GC.
             with gc_paused():
                 found = _run_rule(rule, ctx, subjects)
@@ -142,10 +237,9 @@ def check_units(active: Sequence[ActiveRule], project: Project) -> Iterator[list
 
 
 class ClipChecks:
-    """The video rules, run on each clip once its probe answer is in. `answered(clips)` as
-    answers land; `unit()`, a batch of them for the parent to check while workers probe the
-    rest (commands.check.Lint.run); `rest()` after the last answer: only the clips answered
-    since the parent last had time are left then."""
+    """The video rules, run on each clip once its facts are in. `answered(clips)` as they
+    land; `unit()`, a batch of them to check while workers probe the rest (run_checks);
+    `rest()` after the last answer: only the clips answered since the last unit are left."""
 
     # A unit: ~1 ms of checks (the built-in video rules: 6-8 us a clip), short beside the
     # two chunks a worker holds (~10 ms), and few enough units that their overhead (the
@@ -162,6 +256,9 @@ class ClipChecks:
 
     def answered(self, clips: Iterable[Clip]) -> None:
         self._pending.extend(clips)
+
+    def has_unit(self) -> bool:
+        return len(self._pending) >= self.CLIPS_PER_UNIT
 
     def unit(self) -> list[Diagnostic] | None:
         """The findings on the next CLIPS_PER_UNIT answered clips; None while fewer wait

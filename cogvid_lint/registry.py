@@ -32,12 +32,19 @@ class RuleContext:
     dataset: "Dataset | None" = None
     settings: "Settings | None" = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # path -> content digest (None: unreadable) of the files the check's `content_digests`
+    # selector named, from the store or hashed by the engine before the check runs
+    digests: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def check(key: str) -> Callable[[CheckFn], CheckFn]:
+def check(key: str, *, content_digests: Callable[["Dataset"], list] | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register a check under `key`. `content_digests(dataset)`: the (path, os.stat) of the
+    files whose content digests the check reads from `ctx.digests` (a dataset check)."""
     def register(fn: CheckFn) -> CheckFn:
         if key in _CHECKS and _CHECKS[key] is not fn:
             raise ValueError(f"check key {key!r} registered twice")
+        if content_digests is not None:
+            fn.content_digests = content_digests  # type: ignore[attr-defined]
         _CHECKS[key] = fn
         return fn
 

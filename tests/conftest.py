@@ -74,15 +74,9 @@ def _no_color(monkeypatch):
 @pytest.fixture(autouse=True, scope="session")
 def _user_cache_in_tmp(tmp_path_factory):
     """The remembered catalogue and configs (cogvid_lint.remembered) of this test session
-    live in its tmp folder, not in the user's ~/.cache; subprocesses inherit it.
-
-    Every installed-command run that finds a remembered run (cogvid_lint.run_memo) also runs
-    afresh and fails on any difference: each CLI test doubles as a test that the run memo
-    missed no input."""
+    live in its tmp folder, not in the user's ~/.cache; subprocesses inherit it."""
     import os
 
     from cogvid_lint.remembered import ENV_VAR
-    from cogvid_lint.run_memo import CHECK_ENV
 
     os.environ[ENV_VAR] = str(tmp_path_factory.mktemp("user-cache"))
-    os.environ[CHECK_ENV] = "1"

@@ -18,9 +18,10 @@ from clips import make_clip
 
 from cogvid_lint.cli import build_parser
 from cogvid_lint.commands.check import prepare
-from cogvid_lint.engine import ClipChecks
-from cogvid_lint.probe import runner
+from cogvid_lint.engine import ClipChecks, build_project, probe_keys, run_checks
+from cogvid_lint.probe.stream import ProbeStream
 from cogvid_lint.probe.worker import PROBE_FN_ENV
+from cogvid_lint.store import Store
 
 TESTS = Path(__file__).resolve().parent
 # More clips cached, and more probed, than ClipChecks takes a unit at a time: with two jobs
@@ -77,39 +78,37 @@ def test_the_cli_answers_alike_on_one_job_and_two(mixed, tmp_path):
 
 def test_each_clip_is_checked_once_by_each_video_rule(mixed, tmp_path, monkeypatch):
     """Cached, probed, crashed and twice-listed clips alike: each Clip once per video rule;
-    with two jobs some of them while the workers still probe, with one job none."""
+    with two jobs some of them while the workers still probe, with one job none. The probe
+    stream is passed to the engine, so the test reads it as the checks run."""
     monkeypatch.setenv(PROBE_FN_ENV, "probe_standins:misbehaving")
     monkeypatch.chdir(mixed)  # the project root: the code rules would read this repository's Python files
-    probing = []
-    real_probe_many = runner.probe_many
-
-    def probe_many(*args, **kwargs):
-        probing.append(True)
-        try:
-            return real_probe_many(*args, **kwargs)
-        finally:
-            probing.clear()
-
-    monkeypatch.setattr(runner, "probe_many", probe_many)
-    for jobs in ("1", "2"):
+    for jobs in (1, 2):
         shutil.copytree(mixed / "primed-cache", tmp_path / f"cache-{jobs}")
         args = build_parser().parse_args(["check", "--data-root", "data", "--train-resolution", "49x64x96",
-                                          "--cache-dir", str(tmp_path / f"cache-{jobs}"), "-j", jobs])
+                                          "--cache-dir", str(tmp_path / f"cache-{jobs}"), "-j", str(jobs)])
         lint = prepare(args)
         checked: Counter = Counter()
         while_probing = []
+        running: list[ProbeStream] = []
 
         def counting(rule):
             def check(clip, ctx):
                 checked[rule.spec.code, id(clip)] += 1
-                while_probing.append(bool(probing))
+                while_probing.append(running[0].probing)
                 return rule.check(clip, ctx)
 
             return dataclasses.replace(rule, check=check)
 
         video = [counting(r) for r in lint.active if r.spec.target == "video"]
-        lint.active = [r for r in lint.active if r.spec.target != "video"] + video
-        lint.run()
+        active = [r for r in lint.active if r.spec.target != "video"] + video
+        store = Store.for_settings(lint.settings)
+        project = build_project(active, lint.settings, store)
+        keys, clips_of = probe_keys(project)
+        with ProbeStream(keys, store, jobs=jobs) as probes:
+            running.append(probes)
+            assert probes.stored and probes.todo  # some answers come from the store, some from workers
+            for _ in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs):
+                pass
         listed = len((mixed / "data/videos.txt").read_text().splitlines()) - 1  # all but the missing one
         assert len(checked) == listed * len(video) and set(checked.values()) == {1}, jobs
-        assert any(while_probing) == (jobs == "2"), jobs
+        assert any(while_probing) == (jobs == 2), jobs

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from clips import make_clip, make_text, truncate_clip
 
-from cogvid_lint.probe import pool
-from cogvid_lint.probe.pool import CHUNK, SERIAL_BELOW, probe_many
+from cogvid_lint.probe.pool import CHUNK, ProbePool, probe_many
 from cogvid_lint.probe.worker import PROBE_FN_ENV
 from cogvid_lint.probe.pyav import probe
+from cogvid_lint.store import DB_NAME
 
 TESTS = Path(__file__).resolve().parent
 KINDS = [{"container": None, "suffix": ".mp4"}, {"suffix": ".webm"}, {"suffix": ".mkv", "rotation": 90},
@@ -57,78 +57,66 @@ def test_parallel_results_are_identical_to_serial(corpus):
         assert probe_many(corpus, jobs=jobs) == serial
 
 
-def test_the_parent_works_meanwhile_only_with_several_jobs(corpus):
-    """`meanwhile` runs a unit whenever no answer is waiting while two workers probe; "none
-    for now" (False) does not stop it from being asked again once answers bring more work
-    (here: a unit per answer, as Lint.run checks each answered clip). Every answer reaches
-    `on_result` once and the results are unchanged. With one job the parent never takes on
-    work of its own."""
+def test_the_pool_is_pulled_and_never_blocks_when_told_not_to(corpus):
+    """take(wait=False) hands over what is in and returns at once, so its caller can do
+    work of its own between two looks; every answer comes out once, and the results are
+    those of a serial run."""
     serial = [probe(p) for p in corpus]
     for jobs in (2, 1):
-        answered: list[tuple[int, object]] = []
-        done: list[int] = []
-        idle: list[int] = []  # how many units were done when meanwhile had none
-
-        def meanwhile() -> bool:
-            if len(done) < len(answered):
-                done.append(answered[len(done)][0])
-                return True
-            idle.append(len(done))
-            return False
-
-        results = probe_many(corpus, jobs=jobs, on_result=lambda i, info: answered.append((i, info)),
-                             meanwhile=meanwhile)
-        assert results == serial
-        assert [info for _, info in sorted(answered, key=lambda a: a[0])] == serial
-        if jobs > 1:
-            assert idle and len(done) > idle[0], (done, idle)  # more work after a "none for now"
-        else:
-            assert not done and not idle
+        got: dict[int, object] = {}
+        empty_looks = 0
+        with ProbePool(jobs) as workers:
+            workers.submit(corpus)
+            while not workers.finished:
+                batch = workers.take(wait=False)
+                empty_looks += not batch
+                for index, info in batch:
+                    assert index not in got
+                    got[index] = info
+        assert [got[i] for i in range(len(corpus))] == serial
+        assert empty_looks  # the first look comes before any worker has answered
 
 
-def test_prestarted_workers_are_the_ones_that_probe_and_leftovers_are_stopped(tmp_path):
-    names = [str(tmp_path / f"{i}.mp4") for i in range(40)]
-    pool.prestart(3, spec="probe_standins:whoami")
-    spares = [w.proc for w in pool._spares]
-    answers = probe_many(names, jobs=2, spec="probe_standins:whoami")
-    assert {info.codec for info in answers} == {str(p.pid) for p in spares[-2:]}  # no fresh fork
-    assert pool._spares == [] and not any(p.is_alive() for p in spares)  # the third: stopped
-    # spares for another probe are not used (a stand-in's answers come from fresh workers)
-    pool.prestart(2, spec="probe_standins:whoami")
-    other = [w.proc for w in pool._spares]
-    answers = probe_many(names, jobs=2, spec="probe_standins:raising")
-    assert all(info.error == "probe failed: RuntimeError: stand-in bug" for info in answers)
-    assert not any(p.is_alive() for p in other)
+def test_workers_started_early_are_the_ones_that_probe_and_leftovers_are_stopped(tmp_path):
+    names = [str(tmp_path / f"{i}.mp4") for i in range(20)]  # two chunks of 16 at most: two workers
+    with ProbePool(3, spec="probe_standins:whoami", start=True) as workers:
+        early = [w.proc for w in workers.slots]
+        assert len(early) == 3
+        workers.submit(names)
+        answers = []
+        while not workers.finished:
+            answers += [info for _, info in workers.take()]
+        assert {info.codec for info in answers} <= {str(p.pid) for p in early}  # no fresh fork
+        assert sum(p.is_alive() for p in early) == 2  # the third: stopped
+    assert not any(p.is_alive() for p in early)
 
 
-def test_workers_start_before_discovery_only_for_a_cold_run_on_two_jobs(tmp_path, monkeypatch):
-    from cogvid_lint.probe.runner import expect_probes
-    from cogvid_lint.settings import CliOptions, resolve_settings
+def test_workers_start_before_discovery_only_for_a_cold_run_on_two_jobs(tmp_path):
+    from cogvid_lint.commands.check import probe_early
+    from cogvid_lint.store import DB_NAME, Store
 
-    started = []
-    monkeypatch.setattr("cogvid_lint.probe.runner.prestart", started.append)
     (tmp_path / "cache").mkdir()
-
-    def expect(**extra) -> list[int]:
-        started.clear()
-        expect_probes(resolve_settings(CliOptions(paths=(str(tmp_path),), extra=extra)))
-        return list(started)
-
-    assert expect(jobs=2, cache_dir=str(tmp_path / "cache")) == [2]  # no probe cache written yet
-    assert expect(jobs=1, no_cache=True) == []  # one job: one CPU's worth of work at a time
-    assert expect(jobs=2, no_cache=True) == [2]
-    (tmp_path / "cache/probes.sqlite").write_bytes(b"")
-    assert expect(jobs=2, cache_dir=str(tmp_path / "cache")) == []  # the cache may answer
+    store = Store(tmp_path / "cache")
+    assert probe_early(2, store)  # nothing stored yet
+    assert not probe_early(1, Store(None))  # one job: one CPU's worth of work at a time
+    assert probe_early(2, Store(None))  # --no-cache
+    (tmp_path / "cache" / DB_NAME).write_bytes(b"")
+    assert not probe_early(2, store)  # the store may answer
 
 
-def test_small_batches_stay_in_process_and_big_ones_fan_out(tmp_path):
+def test_every_clip_is_probed_in_a_worker_however_few(tmp_path):
+    """Isolation never depends on how many clips are left: one clip still goes to a worker
+    (a segfault or a hang must not take the run with it)."""
     names = [str(tmp_path / f"{i}.mp4") for i in range(40)]
-    few = probe_many(names[:SERIAL_BELOW - 1], jobs=2, spec="probe_standins:whoami")
-    assert {info.codec for info in few} == {str(os.getpid())}
+    few = probe_many(names[:1], jobs=2, spec="probe_standins:whoami")
+    assert str(os.getpid()) not in {info.codec for info in few}
     many = probe_many(names, jobs=2, spec="probe_standins:whoami")
     pids = {info.codec for info in many}
     assert len(pids) == 2 and str(os.getpid()) not in pids
     assert [info.path for info in many] == names  # input order, whoever answered
+    crash = tmp_path / "SEGV.mp4"
+    make_clip(crash)
+    assert probe_many([str(crash)], jobs=1, spec="probe_standins:misbehaving")[0].error == "decoder crashed (SIGSEGV)"
 
 
 @pytest.mark.parametrize("marker,reason", [("ABORT", "decoder crashed (SIGABRT)"),
@@ -161,15 +149,13 @@ def test_a_worker_that_died_on_its_chunk_while_the_parent_was_busy_loses_no_clip
     size = 5  # 40 clips: chunks of 5, worker 0 gets chunks 0 and 1, worker 1 chunks 2 and 3
     doomed = {size, 3 * size}
     paths = [str(tmp_path / (f"{i}-ABORT.mp4" if i in doomed else f"{i}.mp4")) for i in range(8 * size)]
-    busy = []
-
-    def meanwhile() -> bool:
-        if busy:
-            return False
-        busy.append(time.sleep(1.0))  # the workers answer their first chunk and die on the next
-        return True
-
-    results = probe_many(paths, jobs=2, spec="probe_standins:misbehaving", meanwhile=meanwhile)
+    results: list = [None] * len(paths)
+    with ProbePool(2, spec="probe_standins:misbehaving") as workers:
+        workers.submit(paths)
+        time.sleep(1.0)  # busy: the workers answer their first chunk and die on the next
+        while not workers.finished:
+            for index, info in workers.take():
+                results[index] = info
     assert None not in results
     assert {i for i, info in enumerate(results) if (info.error or "").startswith("decoder crashed")} == doomed
 
@@ -227,7 +213,7 @@ def _imports_after(cwd: Path, *argv: str) -> list[str]:
 def _probed_rows(root: Path) -> int:
     import sqlite3
 
-    db = root / ".cogvid_lint_cache" / "probes.sqlite"
+    db = root / ".cogvid_lint_cache" / DB_NAME
     if not db.exists():
         return 0
     with sqlite3.connect(db) as conn:
@@ -241,8 +227,8 @@ def test_code_rules_import_no_video_library(tmp_path):
     _dataset(tmp_path, ["a.mp4"])
     assert _imports_after(tmp_path, "--select", "CVL4", "train.py", "--output-format", "json") == []
     assert _probed_rows(tmp_path) == 0  # nothing probed (the code facts are cached, no clip)
-    # the same project with the video rules on does probe (and so imports av)
-    assert "av" in _imports_after(tmp_path, "--select", "CVL1", "--data-root", "data", "--output-format", "json")
+    # the same project with the video rules on does probe, in a worker: av stays out of the parent
+    assert "av" not in _imports_after(tmp_path, "--select", "CVL1", "--data-root", "data", "--output-format", "json")
     assert _probed_rows(tmp_path) == 1
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from cogvid_lint.cli import main
-from cogvid_lint.probe.cache import CACHE_DIR_NAME, DB_NAME, StatKey, open_cache, probe_version
+from cogvid_lint.probe import cache as probe_facts
+from cogvid_lint.probe.cache import probe_version
+from cogvid_lint.store import DB_NAME, DIR_NAME as CACHE_DIR_NAME, StatKey, Store, checksum
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.worker import DEFAULT_PROBE
 
@@ -28,6 +30,23 @@ FILES = {
     "data/videos.txt": "videos/a.mp4\nvideos/b.webm\nvideos/c.mkv\nvideos/broken.mp4\n",
     "data/videos/broken.mp4": "this is not a video\n",
 }
+
+
+class _Probes:
+    """The probe facts of one version in the store of `folder`."""
+
+    def __init__(self, folder: Path, version: str):
+        self.store, self.version = Store(folder), version
+
+    def store_(self, entries) -> None:
+        probe_facts.put(self.store, self.version, entries)
+
+    def lookup(self, keys) -> dict[str, VideoInfo]:
+        return probe_facts.lookup(self.store, self.version, keys)
+
+
+def open_cache(folder: Path, version: str) -> _Probes:
+    return _Probes(folder, version)
 
 
 def _rows(db: Path) -> dict[str, tuple]:
@@ -78,15 +97,13 @@ def test_key_is_path_size_mtime_inode_and_version(tmp_path):
     key = StatKey.of(str(clip), clip.stat())
     info = VideoInfo(path=str(clip), frames=7, width=4, height=2, fps=8.0)
     cache = open_cache(tmp_path / "c", "v1")
-    cache.store([(key, info)])
+    cache.store_([(key, info)])
     assert cache.lookup([key]) == {str(clip): info}
     for changed in (key._replace(size=4), key._replace(mtime_ns=key.mtime_ns + 1), key._replace(inode=key.inode + 1),
                     key._replace(path=str(tmp_path / "y.mp4"))):
         assert cache.lookup([changed]) == {}
-    cache.close()
     other = open_cache(tmp_path / "c", "v2")  # another probe version
     assert other.lookup([key]) == {}
-    other.close()
     assert probe_version(DEFAULT_PROBE) != probe_version("probe_standins:misbehaving")
 
 
@@ -106,13 +123,12 @@ def test_replaced_file_same_size_and_mtime_is_reprobed(project, lint_json):
 def test_lookup_of_many_paths_spans_parameter_chunks(tmp_path):
     cache = open_cache(tmp_path / "c", "v")
     keys = [StatKey(f"/clips/{i}.mp4", i, i * 10, i + 5) for i in range(2500)]
-    cache.store((k, VideoInfo(path=k.path, frames=k.size)) for k in keys)
+    cache.store_((k, VideoInfo(path=k.path, frames=k.size)) for k in keys)
     found = cache.lookup(keys)
     assert len(found) == 2500 and found["/clips/2499.mp4"].frames == 2499
     undecodable = "/clips/\udcff.mp4"  # a non-UTF-8 file name (surrogate-escaped)
-    cache.store([(StatKey(undecodable, 1, 1, 1), VideoInfo(path=undecodable))])
+    cache.store_([(StatKey(undecodable, 1, 1, 1), VideoInfo(path=undecodable))])
     assert cache.lookup([StatKey(undecodable, 1, 1, 1)])[undecodable].path == undecodable
-    cache.close()
 
 
 def test_no_cache_and_cache_dir_flags(project, lint_json, tmp_path):
@@ -179,15 +195,16 @@ def test_unusable_cache_folder_warns_and_lints(project, capsys):
 
 _HAMMER = """
 import sys
-from cogvid_lint.probe.cache import StatKey, open_cache
+from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
+from cogvid_lint.store import StatKey, Store
 folder, me = sys.argv[1], int(sys.argv[2])
 for round in range(40):
-    cache = open_cache(__import__("pathlib").Path(folder), "v")
+    store = Store(__import__("pathlib").Path(folder))
     keys = [StatKey(f"/c/{me}-{round}-{i}", i, round, me) for i in range(50)]
-    cache.store((k, VideoInfo(path=k.path, frames=k.size)) for k in keys)
-    assert len(cache.lookup(keys)) == 50, "lost writes"
-    cache.close()
+    cache.put(store, "v", ((k, VideoInfo(path=k.path, frames=k.size)) for k in keys))
+    assert len(cache.lookup(store, "v", keys)) == 50, "lost writes"
+    assert not store.warnings, store.warnings
 """
 
 
@@ -269,3 +286,35 @@ def test_an_unusable_cache_folder_warns_once_per_run(project, capsys):
     out = capsys.readouterr()
     assert code == 1 and '"CVL007"' in out.out
     assert out.err.count("warning") == 1, out.err
+
+
+@pytest.mark.parametrize("damage", ["type", "bitflip", "short", "negative"])
+def test_a_damaged_row_is_a_miss_reprobed_with_one_warning(project, lint_json, capsys, damage):
+    """A row that is valid JSON but not what a probe writes (a frame count of "many", a list
+    of the wrong length, a negative size), or whose bytes changed under its checksum, is a
+    miss: the clip is probed again, the report is the cold one, and one warning says so."""
+    root = project(FILES, CLIPS)
+    _, cold = lint_json("--data-root", "data")
+    capsys.readouterr()
+    db = root / CACHE_DIR_NAME / DB_NAME
+    target = os.fsencode(root / "data/videos/a.mp4")
+    with sqlite3.connect(db) as conn:
+        version, value = conn.execute("SELECT version, value FROM probes WHERE path = ?", (target,)).fetchone()
+        row = json.loads(value)
+        if damage == "type":
+            row[2] = "many"
+        elif damage == "short":
+            row = row[:-1]
+        elif damage == "negative":
+            row[4] = -96
+        text = json.dumps(row)
+        check = checksum(version, text)
+        if damage == "bitflip":  # one bit of the value flipped, the checksum as written
+            text, check = value.replace('"', "'", 1), checksum(version, value)
+        conn.execute("UPDATE probes SET value = ?, checksum = ? WHERE path = ?", (text, check, target))
+    assert main(["--data-root", "data", "--output-format", "json"]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out) == cold
+    assert err.count("warning:") == 1 and "could not be read" in err, err
+    main(["--data-root", "data", "--output-format", "json"])  # re-derived and stored again: quiet from now on
+    assert "warning" not in capsys.readouterr().err

@@ -26,7 +26,7 @@ from cogvid_lint.cli import main
 from cogvid_lint.discover.project import Project, PythonFile
 from cogvid_lint.fix.text import apply_text_edits, unified_diff, write_text_atomic, read_source_text
 from cogvid_lint.findings import TextEdit
-from cogvid_lint.python.sorter import detect_sorters
+from cogvid_lint.python.sorters import detect_sorters
 from cogvid_lint.registry import RuleContext, load_checks
 
 HERE = Path(__file__).parent

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cogvid_lint.discover.launch import read_launch_script
+from cogvid_lint.discover.datasets import resolve_datasets
 from cogvid_lint.settings import CliOptions, resolve_settings
 
 SCRIPT = """#!/bin/bash
@@ -56,7 +57,7 @@ def test_precedence_cli_over_config_over_script_over_default(tmp_path):
         "cogvid-lint.yaml": "data-root: data\nmodel: cogvideox1.5-i2v\n",
     })
     settings = resolve_settings(CliOptions(paths=(str(tmp_path),), dataset={"purpose": "style"}), cwd=tmp_path)
-    (ds,) = settings.datasets
+    (ds,) = resolve_datasets(settings)
     assert ds.data_root == tmp_path / "data"
     assert (ds.purpose, ds.sources["purpose"]) == ("style", "command line")
     assert (ds.model, ds.sources["model"]) == ("cogvideox1.5-i2v", str(tmp_path / "cogvid-lint.yaml"))
@@ -69,13 +70,13 @@ def test_pyproject_table_is_a_config(tmp_path):
     _write(tmp_path, {"pyproject.toml": '[tool.cogvid-lint]\ndata-root = "d"\npurpose = "concept"\n'})
     settings = resolve_settings(CliOptions(paths=(str(tmp_path),)), cwd=tmp_path)
     assert settings.config_file == tmp_path / "pyproject.toml"
-    assert settings.datasets[0].purpose == "concept"
+    assert resolve_datasets(settings)[0].purpose == "concept"
 
 
 def test_zero_config_finds_dataset_folders(tmp_path):
     _write(tmp_path, {"a/videos.txt": "", "deep/b/video.txt": "", "sat/videos/1.mp4": "", "sat/labels/1.txt": ""})
     settings = resolve_settings(CliOptions(paths=(str(tmp_path),)), cwd=tmp_path)
-    assert sorted(ds.data_root.name for ds in settings.datasets) == ["a", "b", "sat"]
+    assert sorted(ds.data_root.name for ds in resolve_datasets(settings)) == ["a", "b", "sat"]
 
 
 def test_user_rule_conditions(project, lint_json):

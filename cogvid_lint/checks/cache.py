@@ -19,7 +19,7 @@ from cogvid_lint.cache_layout import (LATENT_KEY, PROMPT_KEY, CacheFile, Header,
                                       expected_latent_shape, latent_files, legacy_dirs, prompt_files,
                                       read_header, scan_folder, stamp_path, stat_file)
 from cogvid_lint.cache_stamp import EntryJudge, StampError, file_key, load_stamp
-from cogvid_lint.checks.training import first_frames_dir
+from cogvid_lint.cache_layout import first_frames_dir
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Applicability, DeleteFile, Finding, Fix, Location
 from cogvid_lint.registry import RuleContext, check

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 import stat
 from collections import defaultdict
@@ -140,49 +139,43 @@ def duplicate_stem(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             yield clip_finding(clip, {"stem": clip.stem, "other": _where(other)})
 
 
-@check("dataset.duplicate_clip")
-def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    first_by_path: dict[str, object] = {}
-    unique = []
-    for clip in dataset.clips:
-        other = first_by_path.setdefault(clip.fspath, clip)  # normalized strings: equal iff the Paths are
-        if other is not clip:
-            yield clip_finding(clip, {"how": "listed again", "other": _where(other)})
-        else:
-            unique.append(clip)
+def same_size_clips(dataset: Dataset) -> list[tuple[str, os.stat_result]]:
+    """The clips whose content duplicate_clip compares: present, regular, not empty, listed
+    once, and sharing their size with another such clip (the only ones that can be equal)."""
     by_size: dict[int, list] = defaultdict(list)
-    for clip in unique:
+    for clip in _listed_once(dataset)[0]:
         st = clip.stat if not clip.escapes_root else None
         if st is not None and stat.S_ISREG(st.st_mode) and st.st_size:
             by_size[st.st_size].append(clip)
-    groups = [clips for clips in by_size.values() if len(clips) > 1]
-    if not groups:
-        return
-    from cogvid_lint.probe.cache import cached_digests
-
-    # remembered in the probe cache: a warm run reads no clip
-    digests = cached_digests(ctx.settings, [(c.fspath, c.stat) for clips in groups for c in clips],
-                             _content_hash, "blake2b-128")
-    for clips in groups:
-        first_by_hash: dict[str, object] = {}
-        for clip in clips:
-            digest = digests.get(clip.fspath)
-            if digest is None:
-                continue
-            other = first_by_hash.setdefault(digest, clip)
-            if other is not clip:
-                yield clip_finding(clip, {"how": "identical content to", "other": _where(other)})
+    return [(clip.fspath, clip.stat) for clips in by_size.values() if len(clips) > 1 for clip in clips]
 
 
-def _content_hash(path: str) -> str | None:
-    digest = hashlib.blake2b(digest_size=16)
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
+def _listed_once(dataset: Dataset) -> tuple[list, list[tuple[object, object]]]:
+    """(the clips each file's first listing names, (repeat, first) for every other listing)."""
+    first_by_path: dict[str, object] = {}
+    unique, repeats = [], []
+    for clip in dataset.clips:
+        other = first_by_path.setdefault(clip.fspath, clip)  # normalized strings: equal iff the Paths are
+        if other is not clip:
+            repeats.append((clip, other))
+        else:
+            unique.append(clip)
+    return unique, repeats
+
+
+@check("dataset.duplicate_clip", content_digests=same_size_clips)
+def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    unique, repeats = _listed_once(dataset)
+    for clip, other in repeats:
+        yield clip_finding(clip, {"how": "listed again", "other": _where(other)})
+    first_by_hash: dict[tuple[int, str], object] = {}
+    for clip in unique:
+        digest = ctx.digests.get(clip.fspath)  # the content digests of same_size_clips
+        if digest is None:
+            continue
+        other = first_by_hash.setdefault((clip.stat.st_size, digest), clip)
+        if other is not clip:
+            yield clip_finding(clip, {"how": "identical content to", "other": _where(other)})
 
 
 def _where(clip) -> str:

@@ -29,7 +29,7 @@ from cogvid_lint.python.order import (
     decord_violations,
     unguarded_decord,
 )
-from cogvid_lint.python.sorter import detect_sorters
+from cogvid_lint.python.sorters import detect_sorters
 from cogvid_lint.python.source import Module, SyntaxProblem, parse_source
 from cogvid_lint.registry import RuleContext, check
 

@@ -13,6 +13,7 @@ from typing import Iterator
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Finding, Location
 from cogvid_lint.models import known_model_names
+from cogvid_lint.cache_layout import first_frames_dir
 from cogvid_lint.registry import RuleContext, check
 from cogvid_lint.fsutil import is_inside
 
@@ -89,9 +90,4 @@ def i2v_first_frame_fallback(dataset: Dataset, ctx: RuleContext) -> Iterator[Fin
     outside = " — outside the data root, so it is shared by every dataset listing bare file names there" \
         if not is_inside(folder, dataset.root) else ""
     yield Finding(setting_location(dataset, "model"), {"folder": str(folder), "outside": outside})
-
-
-def first_frames_dir(dataset: Dataset) -> Path:
-    """`<parent of the first video's folder>/first_frames`, where the trainer writes frame 0."""
-    return dataset.clips[0].path.parent.parent / "first_frames"
 

@@ -9,6 +9,7 @@ from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Finding
 from cogvid_lint.registry import RuleContext, check
 from cogvid_lint.sampling import sample_plan
+from cogvid_lint.settings import Options
 
 
 @check("video.unreadable")
@@ -62,8 +63,8 @@ def _display_aspect(clip: Clip) -> float | None:
     return info.width / info.height
 
 
-def _option(ctx: RuleContext, key: str, default):
-    return ctx.settings.option(key, default) if ctx.settings is not None else default
+def _options(ctx: RuleContext) -> Options:
+    return ctx.settings.options if ctx.settings is not None else Options()
 
 
 @check("video.aspect_mismatch")
@@ -81,7 +82,7 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
                                   "target_width": resolution.width, "target_height": resolution.height,
                                   "target_aspect": f"{target:.3f}", "rotated": rotated},
-                           fix=crop_resize_fix(clip, resolution, crf=_option(ctx, "fix_crf", 18)))
+                           fix=crop_resize_fix(clip, resolution, crf=_options(ctx).fix_crf))
 
 
 @check("video.upscaled")
@@ -118,7 +119,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
     """Resample to the model's rate (with `fix-speed: true`) when that settles it: under 2F
     frames at that rate the trainer samples at stride 1. A longer clip would be sampled at a
     stride again (its whole length squeezed into F frames): no fix, it needs trimming."""
-    if not _option(ctx, "fix_speed", False):
+    if not _options(ctx).fix_speed:
         return None
     from cogvid_lint.fix.media_plan import SPEED_PRIORITY, retime_fix, retimed_frames
 
@@ -127,7 +128,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
     if frames >= 2 * target:
         return None
     why = "the model's rate" + (f"; the trainer pads it to {target} frames" if frames < target else "")
-    return retime_fix(clip, model_fps, why, SPEED_PRIORITY, crf=_option(ctx, "fix_crf", 18))
+    return retime_fix(clip, model_fps, why, SPEED_PRIORITY, crf=_options(ctx).fix_crf)
 
 
 @check("video.variable_frame_rate")
@@ -141,12 +142,12 @@ def variable_frame_rate(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 
 def _constant_rate_fix(clip: Clip, ctx: RuleContext):
     """With `fix-speed: true`: re-time to the whole rate nearest the clip's average."""
-    if not _option(ctx, "fix_speed", False) or not clip.info.fps:
+    if not _options(ctx).fix_speed or not clip.info.fps:
         return None
     from cogvid_lint.fix.media_plan import CONSTANT_RATE_PRIORITY, retime_fix
 
     return retime_fix(clip, max(1, round(clip.info.fps)), "constant rate", CONSTANT_RATE_PRIORITY,
-                      crf=_option(ctx, "fix_crf", 18))
+                      crf=_options(ctx).fix_crf)
 
 
 @check("video.missing_fps")

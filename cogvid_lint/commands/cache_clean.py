@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cogvid_lint.probe.cache import cache_dir, clean
+from cogvid_lint.store import clean, store_folder
 from cogvid_lint.settings import CliOptions, resolve_settings
 
 
 def clean_command(args: argparse.Namespace) -> int:
     extra = {"cache_dir": args.cache_dir} if args.cache_dir else {}
     settings = resolve_settings(CliOptions(paths=(args.path,), config=args.config, extra=extra))
-    folder = cache_dir(settings)
+    folder = store_folder(settings)
     removed = clean(folder)
     if removed:
         print(f"Removed the probe cache {folder} ({len(removed)} files).", file=sys.stderr)

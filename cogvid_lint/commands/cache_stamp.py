@@ -12,23 +12,24 @@ import sys
 
 from cogvid_lint.cache_layout import latent_folder
 from cogvid_lint.cache_stamp import build_stamp, file_key, write_stamp
+from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.dataset import load_dataset
+from cogvid_lint.discover.datasets import resolve_datasets
 from cogvid_lint.errors import UsageError
 from cogvid_lint.settings import CliOptions, resolve_settings
 
 
 def stamp_command(args: argparse.Namespace) -> int:
-    from cogvid_lint.commands.check import DATASET_FLAGS
-
     settings = resolve_settings(CliOptions(
         config=args.config,
         data_roots=(args.data_root,) if args.data_root else (),
-        dataset={key: getattr(args, key) for key in DATASET_FLAGS if getattr(args, key, None) is not None},
+        dataset={key: getattr(args, key) for key in DATASET_KEYS if getattr(args, key, None) is not None},
     ))
-    if not settings.datasets:
+    datasets = resolve_datasets(settings)
+    if not datasets:
         raise UsageError("no dataset found: give DATA_ROOT, or set data-root in the config")
     status = 0
-    for ds in settings.datasets:
+    for ds in datasets:
         if not ds.data_root.is_dir():
             print(f"cogvid-lint: error: {ds.data_root}: data root not found", file=sys.stderr)
             status = 1

@@ -9,19 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from cogvid_lint import run_memo
 from cogvid_lint.catalogue import RuleSpec
-from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_units, finish,
-                                load_catalogue, select_rules)
+from cogvid_lint.commands.progress import ProgressBar
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, finish, load_catalogue,
+                                needs_probes, probe_keys, run_checks, select_rules)
+from cogvid_lint.probe.pool import ProbePool, available_cpus
+from cogvid_lint.probe.stream import ProbeStream
+from cogvid_lint.store import Store
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
-from cogvid_lint.settings import CliOptions, Settings, resolve_settings
+from cogvid_lint.config_files import DATASET_KEYS
+from cogvid_lint.discover.datasets import resolve_datasets
+from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
 from cogvid_lint.suppress import apply_filters
 
-DATASET_FLAGS = ("layout", "caption_column", "video_column", "image_column", "model", "train_resolution",
-                 "purpose", "id_token")
 
 
 def cli_options(args: argparse.Namespace) -> CliOptions:
@@ -29,7 +32,7 @@ def cli_options(args: argparse.Namespace) -> CliOptions:
         paths=tuple(args.paths) or (".",),
         config=args.config,
         data_roots=tuple(args.data_root),
-        dataset={key: getattr(args, key) for key in DATASET_FLAGS if getattr(args, key) is not None},
+        dataset={key: getattr(args, key) for key in DATASET_KEYS if getattr(args, key) is not None},
         select=args.select,
         ignore=args.ignore,
         extend_select=args.extend_select,
@@ -46,55 +49,50 @@ class Lint:
     settings: Settings
     active: Sequence[ActiveRule]
     progress: bool = False  # output is for people: long probes may draw a bar on stderr
-
-    @property
-    def has_datasets(self) -> bool:
-        """Whether a rule reads datasets (else they are never resolved: the code hook)."""
-        return any(rule.spec.target in DATASET_TARGETS for rule in self.active)
+    datasets: Sequence[DatasetSettings] = ()  # resolved only when a rule reads datasets (not the code hook)
 
     def run(self) -> list[Diagnostic]:
-        if not any(rule.spec.target == "video" for rule in self.active):
-            return self._run(None)
-        from cogvid_lint.probe import pool, runner
-
+        """settings → discovery → probe stream → checks → filters: the findings of one pass.
+        The store's warnings (said once each) go to stderr."""
+        settings, active = self.settings, self.active
+        store = Store.for_settings(settings)
         try:
-            runner.expect_probes(self.settings)  # probe workers may start now, beside discovery
-            return self._run(runner.probe_project)
+            return self._run(store)
         finally:
-            pool.stop_spares()  # those no probing took (every clip cached, or too few)
+            for warning in store.warnings:
+                print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
 
-    def _run(self, probe_project) -> list[Diagnostic]:
-        from cogvid_lint.engine import ClipChecks
-
-        project = build_project(self.active, self.settings)
-        units = check_units(self.active, project)  # the rules that read no probe
-        clips = ClipChecks(self.active, project)  # the video rules
+    def _run(self, store: Store) -> list[Diagnostic]:
+        settings, active = self.settings, self.active
+        options = settings.options
+        jobs = options.jobs or available_cpus()
         found: list[Diagnostic] = []
+        if not needs_probes(active):
+            project = build_project(active, settings, self.datasets, store)
+            for unit in run_checks(active, project, store, jobs=jobs):
+                found.extend(unit)
+            return apply_filters(finish(found), settings)
+        early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
+        try:
+            project = build_project(active, settings, self.datasets, store)
+            keys, clips_of = probe_keys(project)
+            with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
+                early = None  # the stream owns it now
+                with ProgressBar.maybe(probes, jobs, self.progress) as bar:
+                    for unit in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs):
+                        found.extend(unit)
+                        bar.show(probes.answered)
+        finally:
+            if early is not None:
+                early.close()
+        return apply_filters(finish(found), settings)
 
-        def meanwhile() -> bool:
-            """While workers probe (two jobs or more): a rule that reads no probe, else the
-            video rules on the clips answered so far."""
-            unit = next(units, None)
-            if unit is None:
-                unit = clips.unit()
-            if unit is None:
-                return False
-            found.extend(unit)
-            return True
 
-        if probe_project is not None:
-            probe_project(project, self.settings, progress=self.progress, meanwhile=meanwhile,
-                          on_probed=clips.answered)
-        for unit in units:
-            found.extend(unit)
-        found.extend(clips.rest())
-        return apply_filters(finish(found), self.settings)
-
-
-def remembered_run(args: argparse.Namespace) -> bool:
-    """Whether a run may be replayed from a record (cogvid_lint.run_memo): not one that
-    changes or may change files, nor one told to use no cache."""
-    return not (args.fix or args.diff or args.write_baseline or args.no_cache)
+def probe_early(jobs: int, store: Store) -> bool:
+    """Whether probe workers start before discovery, so that their start-up overlaps it: when
+    the clips will surely be probed (nothing stored to answer) by two workers or more. One
+    job keeps to one CPU's worth of work at a time."""
+    return jobs > 1 and not store.exists()
 
 
 def prepare(args: argparse.Namespace) -> Lint:
@@ -102,13 +100,14 @@ def prepare(args: argparse.Namespace) -> Lint:
     errors: list[str] = []
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)
+    datasets: tuple[DatasetSettings, ...] = ()
     if any(rule.target in DATASET_TARGETS for rule in rules):
         try:  # resolved now so that their problems are reported with all the others
-            settings.datasets
+            datasets = resolve_datasets(settings)
         except ConfigError as exc:
             errors += exc.lines
     progress = (args.output_format or default_format()) in ("full", "concise") and not args.quiet
-    return Lint(settings, activate(rules, settings, errors, catalogue), progress)
+    return Lint(settings, activate(rules, settings, errors, catalogue), progress, datasets)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -127,7 +126,7 @@ def run_check(args: argparse.Namespace) -> int:
         from cogvid_lint.fix.recovery import recover
 
         # a media fix run killed earlier: finish its verified clips, drop its temp files
-        recovered = recover([ds.data_root for ds in lint.settings.datasets], finish=True) if lint.has_datasets else []
+        recovered = recover([ds.data_root for ds in lint.datasets], finish=True) if lint.datasets else []
         notes += recovered
         outcome = run_fixes(lint.run, args.unsafe_fixes)
         diagnostics = outcome.remaining
@@ -152,6 +151,7 @@ def run_check(args: argparse.Namespace) -> int:
         diagnostics=diagnostics,
         rules=[rule.spec for rule in lint.active],
         settings=lint.settings,
+        datasets=lint.datasets,
         color=_use_color(args),
         statistics=args.statistics,
         show_settings=not args.quiet,
@@ -187,7 +187,7 @@ def _baseline_step(args, fmt, lint: Lint, diagnostics: list[Diagnostic], known, 
               file=sys.stderr)
         return None
     if known is not None:
-        scopes = [*lint.settings.paths, *(ds.data_root for ds in lint.settings.datasets)]
+        scopes = [*lint.settings.paths, *(ds.data_root for ds in lint.datasets)]
         outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes)
         fixed = outcome.fixed
         notes.append(f"Baseline {args.baseline}: {outcome.matched} known finding{'s' if outcome.matched != 1 else ''}"
@@ -201,7 +201,6 @@ def _append_step_summary(result: RunResult, summary_file: str) -> None:
     """GitHub shows ten annotations per severity per step; the job summary shows all."""
     from cogvid_lint.report.github import summary_markdown
 
-    run_memo.spoil("a GitHub step summary")  # a file of the job's, appended to: not replayed
     try:
         with open(summary_file, "a", encoding="utf-8") as handle:
             handle.write(summary_markdown(result))
@@ -233,9 +232,7 @@ def emit(text: str, output_file: str | None) -> None:
     if output_file:
         from cogvid_lint.fsutil import atomic_write_text
 
-        with run_memo.unobserved():  # what the writer stats is our output, not an input
-            atomic_write_text(Path(output_file), text)
-        run_memo.wrote_output(output_file, text)
+        atomic_write_text(Path(output_file), text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

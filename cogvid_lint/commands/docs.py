@@ -6,12 +6,9 @@ import json
 import sys
 from dataclasses import asdict
 
-from cogvid_lint.catalogue import RuleSpec
+from cogvid_lint.catalogue import RuleSpec, rule_text
 from cogvid_lint.engine import load_catalogue
 from cogvid_lint.errors import UsageError
-
-SECTIONS = (("what", "What it does"), ("why", "Why is this bad"), ("example", "Example"), ("fix", "Fix"))
-
 
 def find_rule(ident: str) -> RuleSpec:
     rules = load_catalogue()
@@ -22,20 +19,6 @@ def find_rule(ident: str) -> RuleSpec:
 
     close = difflib.get_close_matches(ident, [r.name for r in rules] + [r.code for r in rules], n=1)
     raise UsageError(f"no rule {ident!r}" + (f" (did you mean {close[0]}?)" if close else ""))
-
-
-def rule_text(rule: RuleSpec) -> str:
-    lines = [f"# {rule.name} ({rule.code})", "",
-             f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.", "",
-             f"Message: {rule.message}", ""]
-    for key, title in SECTIONS:
-        lines += [f"## {title}", getattr(rule.docs, key).rstrip(), ""]
-    if rule.params:
-        lines.append("## Parameters")
-        for name, spec in rule.params.items():
-            lines.append(f"- `{name}` ({spec.type}, default {spec.default!r}): {spec.description}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 def show_rule(ident: str, fmt: str) -> int:

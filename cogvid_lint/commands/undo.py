@@ -23,7 +23,9 @@ def _data_roots(args: argparse.Namespace) -> list[Path]:
     from cogvid_lint.settings import CliOptions, resolve_settings
 
     settings = resolve_settings(CliOptions(config=args.config))
-    return [ds.data_root for ds in settings.datasets] or [Path.cwd()]
+    from cogvid_lint.discover.datasets import resolve_datasets
+
+    return [ds.data_root for ds in resolve_datasets(settings)] or [Path.cwd()]
 
 
 def _runs_with_backups(root: Path) -> list[str]:

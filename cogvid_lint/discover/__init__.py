@@ -5,23 +5,27 @@ from __future__ import annotations
 import fnmatch
 import os
 from pathlib import Path
+from typing import Sequence
 from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.dataset import BACKUP_DIR, load_dataset
 from cogvid_lint.discover.project import Project, PythonFile
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
-    from cogvid_lint.settings import Settings
+    from cogvid_lint.settings import DatasetSettings, Settings
+    from cogvid_lint.store import Store
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
                        ".mypy_cache", ".ruff_cache", ".pytest_cache", BACKUP_DIR, ".cogvid_lint_cache",
                        "site-packages", ".eggs"})
 
 
-def discover(settings: Settings, *, python: bool = True, datasets: bool = True) -> Project:
-    project = Project(root=settings.root, settings=settings)
-    if datasets:
-        project.datasets = [load_dataset(ds) for ds in settings.datasets]
+def discover(settings: Settings, *, python: bool = True, datasets: Sequence[DatasetSettings] = (),
+             store: Store | None = None) -> Project:
+    """The project: `datasets` (resolved: discover.datasets) loaded, the Python files found
+    when `python`. `store`: where facts derived from the project's files are kept."""
+    project = Project(root=settings.root, settings=settings, store=store)
+    project.datasets = [load_dataset(ds) for ds in datasets]
     if python:
         project.python_files = [PythonFile(path, project) for path in find_python_files(settings)]
     return project

@@ -13,6 +13,7 @@ UNKNOWN: Any = object()  # Clip.stat not taken yet
 if TYPE_CHECKING:
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
+    from cogvid_lint.store import Store
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per list line, 100,000s of them
@@ -131,6 +132,7 @@ class Project:
     settings: "Settings"
     datasets: list[Dataset] = field(default_factory=list)
     python_files: list[PythonFile] = field(default_factory=list)
+    store: "Store | None" = None  # cogvid-lint's own store, for facts derived from files
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def memo(self, key: str, factory: Callable[[], Any]) -> Any:

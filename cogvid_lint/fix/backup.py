@@ -17,7 +17,6 @@ and the backup is a second name of the original's bytes, not a copy.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 from cogvid_lint.discover.dataset import BACKUP_DIR
+from cogvid_lint.hashing import digest_file
 from cogvid_lint.fsutil import TEMP_PREFIX, fsync_dir
 
 JOURNAL = "journal.jsonl"
@@ -55,12 +55,9 @@ def list_runs(data_root: Path) -> list[str]:
 
 
 def file_digest(path: Path) -> dict:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return {"size": size, "sha256": digest.hexdigest()}
+    """What a journal records of a file (sha256: journals written before keep meaning it)."""
+    size, hexdigest = digest_file(path, "sha256")
+    return {"size": size, "sha256": hexdigest}
 
 
 def same_content(path: Path, recorded: dict | None) -> bool:

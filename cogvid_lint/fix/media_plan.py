@@ -13,12 +13,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+from cogvid_lint import defaults
 from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Applicability, Fix, RewriteMedia
 from cogvid_lint.fix.transcode import Job, muxer_for
 from cogvid_lint.models import Resolution
 
-DEFAULT_CRF = 18
+DEFAULT_CRF = defaults.CRF
 # A re-time to the model's rate is constant too, so it also settles a variable frame rate.
 SPEED_PRIORITY, CONSTANT_RATE_PRIORITY = 2, 1
 

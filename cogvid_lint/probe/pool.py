@@ -5,10 +5,14 @@ segfault) the former loses the task and waits forever, the latter fails every pe
 future; neither can abandon one clip that hangs. Here each worker has its own pipe, takes
 a chunk of ~16 clips (fewer round trips, measured 1.97x on 2 cores against 1.5x with
 chunks of 1) with the next chunk already waiting in its pipe, answers a chunk at a time
-and keeps the clip it is on in shared memory (worker.py), so the parent always knows it: if the worker dies that clip is "decoder crashed", if it stays
-on one clip longer than the timeout it is killed and that clip "timed out"; the rest of
-its chunk goes back in the queue for a fresh worker. Results land by index, so the order
-is the input order and identical to a serial run.
+and keeps the clip it is on in shared memory (worker.py), so the parent always knows it:
+if the worker dies that clip is "decoder crashed", if it stays on one clip longer than the
+timeout it is killed and that clip "timed out"; the rest of its chunk goes back in the
+queue for a fresh worker. Every clip is probed in a worker, however few there are: a
+segfault or a hang must never take the run with it.
+
+The pool is pulled, never calls back: `take(wait)` hands over the answers that are in
+(waiting for one only when asked to), so its user decides what to do between two looks.
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from typing import Callable, Sequence
+from typing import Sequence
 
+from cogvid_lint import defaults
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.worker import (SINCE, Worker, call_probe, describe_exit, mp_context, probe_fn_spec,
-                                      resolve_probe_fn)
+from cogvid_lint.probe.worker import SINCE, Worker, describe_exit, mp_context, probe_fn_spec
 
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = defaults.PROBE_TIMEOUT_S
 CHUNK = 16
-# Below this many clips a pool costs more (fork, pipes, av imported per worker) than it saves.
-SERIAL_BELOW = 8
+# Workers started before their clips are known (ProbePool(start=...)): on a machine of many
+# CPUs, a run that turns out to have few clips does not fork all of them for nothing.
+MAX_EARLY = 4
 
 
 def available_cpus() -> int:
@@ -35,137 +40,83 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT,
-               spec: str | None = None, on_result: Callable[[int, VideoInfo], None] | None = None,
-               meanwhile: Callable[[], bool] | None = None) -> list[VideoInfo]:
-    """`probe(path)` for every path, in order; `jobs` workers (0: every available CPU).
+class ProbePool:
+    """`jobs` workers (0: every available CPU) probing with the function named by `spec`.
 
-    A clip that crashes its worker gets `error="decoder crashed (...)"`, one that takes
-    longer than `timeout` seconds gets `error="probe timed out ..."`; the others are
-    unaffected. Fewer than SERIAL_BELOW clips are probed in this process.
-    `on_result(index, info)` is called as each answer lands, in the order they land.
-    With two or more workers, whenever no answer is waiting this process calls
-    `meanwhile()` (a unit of other work; False when there is none for now: it is asked
-    again after the next answers, which may bring some) instead of sleeping: on N CPUs its
-    serial work then overlaps the N workers' probing. With one job it never does, so that
-    `-j 1` keeps to one CPU's worth of work at a time.
-    """
-    spec = spec or probe_fn_spec()
-    jobs = jobs or available_cpus()
-    if len(paths) < SERIAL_BELOW:
-        fn = resolve_probe_fn(spec)
-        results = []
-        for index, path in enumerate(paths):
-            results.append(call_probe(fn, os.fspath(path)))
-            if on_result:
-                on_result(index, results[-1])
-        return results
-    workers = min(jobs, -(-len(paths) // CHUNK))
-    # Small batches still spread over every worker: chunks shrink to keep 4 per worker.
-    size = max(1, min(CHUNK, len(paths) // (workers * 4)))
-    return _Pool(spec, workers, timeout, on_result, meanwhile if jobs > 1 else None).run(paths, size)
+    `start=True` forks up to MAX_EARLY of them now, before any clip is known: their start-up
+    (the fork, importing the decoder library: ~70 ms each) then overlaps the caller's
+    discovery. `submit(paths)` once, then `take()` until `finished`; `close()` (or `with`)
+    stops every worker."""
 
-
-_running: _Pool | None = None  # the pool this process is running, for tend()
-_spares: list[Worker] = []  # started ahead of need (prestart), for the next pool
-
-
-# Workers started ahead of need at most: on a machine of many CPUs, a run that turns out to
-# have few clips does not fork (and import the decoder library in) all of them for nothing.
-MAX_SPARES = 4
-
-
-def prestart(jobs: int, spec: str | None = None) -> None:
-    """Start `jobs` workers (MAX_SPARES at most) now, before their clips are known: their
-    start-up (the fork, importing the decoder library: ~70 ms each) then overlaps this
-    process's discovery instead of following it. For a run that will probe many clips; the
-    next probe_many takes them, stop_spares() ends those it did not."""
-    spec = spec or probe_fn_spec()
-    ctx = mp_context()
-    while len(_spares) < min(jobs, MAX_SPARES):
-        _spares.append(Worker(ctx, spec))
-
-
-def stop_spares() -> None:
-    while _spares:
-        _spares.pop().stop()
-
-
-def probing() -> bool:
-    """Whether this process is running probe workers now (its other work is `meanwhile`)."""
-    return _running is not None
-
-
-def tend() -> None:
-    """For a long piece of the parent's other work while workers probe: take their answers
-    in and give them more now, without waiting, so that they do not sit idle until it ends
-    (call it every millisecond or so of that work). Does nothing when no pool runs."""
-    if _running is not None:
-        _running.tend()
-
-
-class _Pool:
-    def __init__(self, spec: str, size: int, timeout: float | None, on_result, meanwhile=None):
+    def __init__(self, jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT, spec: str | None = None,
+                 start: bool = False):
         self.ctx = mp_context()
-        self.spec, self.size, self.timeout, self.on_result = spec, size, timeout, on_result
-        self.meanwhile: Callable[[], bool] | None = meanwhile
-        self.results: list[VideoInfo | None] = []
-        self.queue: deque[list[tuple[int, str]]] = deque()
+        self.spec = spec or probe_fn_spec()
+        self.jobs = jobs or available_cpus()
+        self.timeout = timeout
         self.slots: list[Worker | None] = []
+        if start:
+            self.slots = [Worker(self.ctx, self.spec) for _ in range(min(self.jobs, MAX_EARLY))]
+        self.queue: deque[list[tuple[int, str]]] = deque()
+        self.ready: list[tuple[int, VideoInfo]] = []  # answers in, not taken yet
+        self.pending = 0  # submitted, not answered
 
-    def run(self, paths: Sequence[str], chunk_size: int) -> list[VideoInfo]:
-        global _running
+    def __enter__(self) -> ProbePool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def submit(self, paths: Sequence[str]) -> None:
+        """Probe `paths`; their answers come out of take() as (index in `paths`, VideoInfo)."""
+        if not paths:
+            return
         items = [(i, os.fspath(p)) for i, p in enumerate(paths)]
-        self.results = [None] * len(items)
-        self.queue.extend(items[i:i + chunk_size] for i in range(0, len(items), chunk_size))
+        workers = min(self.jobs, -(-len(items) // CHUNK))
+        # Small batches still spread over every worker: chunks shrink to keep 4 per worker.
+        size = max(1, min(CHUNK, len(items) // (workers * 4)))
+        self.queue.extend(items[i:i + size] for i in range(0, len(items), size))
+        self.pending += len(items)
         # A slot is None until it has work: a worker lost near the end is not replaced
         # unless the queue still (or again, after another loss) holds chunks.
-        self.slots = [_spares.pop() if _spares and _spares[-1].spec == self.spec else None
-                      for _ in range(self.size)]
-        stop_spares()  # more than this pool wants, or for another probe
-        from multiprocessing.connection import wait
+        early = self.slots
+        self.slots = [early.pop() if early else None for _ in range(workers)]
+        for extra in early:  # started early, more than these clips want
+            extra.stop()
+        self._top_up()
 
-        # The parent just did a unit of its own work, so answers may be waiting: look before
-        # the next unit. Right after collecting none is (one poll per answer saved).
-        worked = False
-        _running = self
-        try:
-            while True:
-                self._top_up()
-                busy = [w for w in self.slots if w is not None and w.chunks]
-                if not busy:
-                    break
-                handles = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
-                if self.meanwhile is not None and not (worked and wait(handles, timeout=0)):
-                    worked = self.meanwhile()
-                    if worked:
-                        continue
-                timeout = None
-                if self.timeout:
-                    timeout = max(min(w.state[SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
-                wait(handles, timeout=timeout)
-                self._collect_all()
-                worked = False
-        finally:  # workers hold no state worth a graceful goodbye
-            _running = None
-            for w in self.slots:
-                if w is not None:
-                    w.stop()
-        return self.results  # type: ignore[return-value]  # every slot is filled
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0 and not self.ready
 
-    def tend(self) -> None:
-        """Take in what has been answered and give out more, without waiting (see tend()).
-        Forks no replacement for a lost worker: the caller may have paused the GC, which a
-        fork would leave paused in the child; run's loop replaces it."""
-        self._collect_all()
-        self._top_up(fork=False)
+    def take(self, wait: bool = True) -> list[tuple[int, VideoInfo]]:
+        """The answers that are in, in the order they landed; with `wait`, at least one
+        unless every clip is answered. Never blocks longer than the next timeout."""
+        from multiprocessing.connection import wait as wait_for
 
-    def _top_up(self, fork: bool = True) -> None:
+        while True:
+            self._collect_all()
+            self._top_up()
+            if self.ready or not wait or self.pending == 0:
+                ready, self.ready = self.ready, []
+                return ready
+            busy = [w for w in self.slots if w is not None and w.chunks]
+            timeout = None
+            if self.timeout:
+                timeout = max(min(w.state[SINCE] for w in busy) + self.timeout - time.monotonic(), 0)
+            wait_for([w.conn for w in busy] + [w.proc.sentinel for w in busy], timeout=timeout)
+
+    def close(self) -> None:
+        """Stop every worker (they hold no state worth a graceful goodbye)."""
+        for w in self.slots:
+            if w is not None:
+                w.stop()
+        self.slots = []
+
+    def _top_up(self) -> None:
         """Two chunks to every worker that has fewer, while the queue has any."""
         slots = self.slots
         for i, w in enumerate(slots):
-            if w is None and not fork:
-                continue
             while (w is None or len(w.chunks) < 2) and self.queue:
                 w = self._feed(w)
                 if w is None:  # died holding clips: collected next
@@ -230,6 +181,17 @@ class _Pool:
         w.chunks.clear()
 
     def _done(self, index: int, info: VideoInfo) -> None:
-        self.results[index] = info
-        if self.on_result:
-            self.on_result(index, info)
+        self.ready.append((index, info))
+        self.pending -= 1
+
+
+def probe_many(paths: Sequence[str], jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT,
+               spec: str | None = None) -> list[VideoInfo]:
+    """`probe(path)` for every path, in order, on a pool of `jobs` workers (see ProbePool)."""
+    results: list[VideoInfo | None] = [None] * len(paths)
+    with ProbePool(jobs, timeout, spec) as pool:
+        pool.submit(paths)
+        while not pool.finished:
+            for index, info in pool.take():
+                results[index] = info
+    return results  # type: ignore[return-value]  # every slot is filled

@@ -43,7 +43,7 @@ _HEADER_ONLY = {"codec_whitelist": "none"}
 
 
 def warm_up() -> None:
-    """What a probe worker does before its first clip (see pool.prestart)."""
+    """What a probe worker does before its first clip (see ProbePool(start=True))."""
     import av  # noqa: F401
 
 

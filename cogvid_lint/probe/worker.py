@@ -49,9 +49,30 @@ def mp_context():
     return multiprocessing.get_context("spawn")
 
 
-def serve(conn, spec: str, state) -> None:
+def _die_with(parent: int) -> None:
+    """Linux: be killed when the parent dies, however it dies (SIGKILL included): a worker
+    must never outlive the run that started it. Elsewhere the pipe's EOF ends it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def serve(conn, spec: str, state, parent_end, parent: int) -> None:
     """A worker's life: probe each chunk it is sent, answer a chunk at a time."""
+    _die_with(parent)
+    # The fork copied the parent's end of this worker's pipe: while it stays open here, the
+    # parent's death would never read as EOF (the other workers' ends too, in any order).
+    parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash is reported as a finding; a dump on stderr would be noise
     fn = resolve_probe_fn(spec)
     warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
@@ -86,7 +107,7 @@ class Worker:
         self.spec = spec
         self.conn, child = ctx.Pipe(duplex=True)
         self.state = ctx.RawArray("d", 2)
-        self.proc = ctx.Process(target=serve, args=(child, spec, self.state), daemon=True)
+        self.proc = ctx.Process(target=serve, args=(child, spec, self.state, self.conn, os.getpid()), daemon=True)
         self.proc.start()
         child.close()  # so a dead worker reads as EOF here
         # Chunks sent and not yet answered, oldest first. Two at a time: the next one waits

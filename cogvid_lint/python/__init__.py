@@ -4,7 +4,7 @@
 - `model`: `build_model(tree) -> ModuleModel`, the execution-order import model.
 - `classify`: `is_torch_import`, `is_decord_import`, `matches_entry_point`, `module_package`.
 - `order`: `decord_violations` (CVL401), `unguarded_decord` (CVL402).
-- `sorter`: `detect_sorters(root) -> tuple[Sorter, ...]` (isort / ruff / pre-commit).
+- `sorters`: `detect_sorters(root) -> tuple[Sorter, ...]` (isort / ruff / pre-commit; `sorter`, `precommit`).
 - `guards`: `scan_comments(text) -> Comments` (isort: skip/off/on/split, noqa I001).
 - `graph`: `import_graph(project, torch_modules, entry_points) -> list[Chain]` (CVL403),
   `may_reach_decord(project)`.

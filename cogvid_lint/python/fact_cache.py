@@ -29,6 +29,8 @@ from cogvid_lint.python.facts import (
     to_json,
 )
 
+from cogvid_lint.store import StatKey, Store
+
 if TYPE_CHECKING:
     from cogvid_lint.discover.project import Project, PythonFile
 
@@ -50,7 +52,7 @@ class FactStore:
     """The facts of every Python file of one run (memoised on the project: `facts_of`)."""
 
     def __init__(self, project: "Project"):
-        self.folder = _cache_folder(project)
+        self.store: Store = project.store if project.store is not None else Store(None)
         self.facts: dict[Path, FileFacts | None] = {}  # None: the file cannot be read
         self._keys: dict[Path, object] = {}
         self._dirty: set[Path] = set()
@@ -58,8 +60,6 @@ class FactStore:
         self._load(project.python_files)
 
     def _load(self, files: list["PythonFile"]) -> None:
-        from cogvid_lint.probe.cache_db import StatKey
-
         keys = {}
         for file in files:
             try:
@@ -82,43 +82,23 @@ class FactStore:
         self.flush()
 
     def _lookup(self, keys: list) -> dict[str, FileFacts]:
-        db = self._open()
-        if db is None:
+        found = self.store.lookup(TABLE, analysis_version(), keys)
+        if not found:
             return {}
         try:
-            found = db.lookup_text(TABLE, analysis_version(), keys)
-            try:
-                rows = json.loads("[" + ",".join(found.values()) + "]")  # one parse, not one per row
-                return {path: from_json(row) for path, row in zip(found, rows)}
-            except (ValueError, TypeError, IndexError):
-                return {}  # a row this version cannot read: recompute (and overwrite) them all
-        finally:
-            db.close()
-
-    def _open(self):
-        if self.folder is None:
-            return None
-        from cogvid_lint.probe.cache_db import CacheDB
-
-        db = CacheDB(self.folder)
-        if db.open():
-            return db
-        self.folder = None  # it warned once; the run goes on without the cache
-        return None
+            rows = json.loads("[" + ",".join(found.values()) + "]")  # one parse, not one per row
+            return {path: from_json(row) for path, row in zip(found, rows)}
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError):
+            # a row this version cannot read: recompute (and overwrite) them all
+            self.store.undecodable(TABLE, len(found))
+            return {}
 
     def flush(self) -> None:
         """Write the facts computed since the last flush."""
         dirty, self._dirty = self._dirty, set()
-        if not dirty:
-            return
-        db = self._open()
-        if db is None:
-            return
-        try:
-            db.store_text(TABLE, analysis_version(),
-                          [(self._keys[p], json.dumps(to_json(self.facts[p]), separators=(",", ":"))) for p in dirty])
-        finally:
-            db.close()
+        if dirty:
+            self.store.put(TABLE, analysis_version(),
+                           [(self._keys[p], json.dumps(to_json(self.facts[p]), separators=(",", ":"))) for p in dirty])
 
     def _data(self, file: "PythonFile") -> bytes | None:
         try:
@@ -161,10 +141,3 @@ def facts_of(project: "Project") -> FactStore:
     return project.memo("python.facts", lambda: FactStore(project))
 
 
-def _cache_folder(project: "Project") -> Path | None:
-    settings = project.settings
-    if settings is None or settings.option("no_cache"):
-        return None
-    from cogvid_lint.probe.cache import cache_dir
-
-    return cache_dir(settings)

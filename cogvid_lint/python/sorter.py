@@ -275,20 +275,3 @@ def ruff_settings(root: Path, conf: dict[str, Any]) -> tuple[SortSettings, tuple
 def _isort_skips(opts: dict[str, Any]) -> tuple[str, ...]:
     o = {str(k).replace("-", "_").lower(): v for k, v in opts.items()}
     return sum((_as_list(o.get(k)) for k in ("skip", "extend_skip", "skip_glob", "extend_skip_glob")), ())
-
-
-def detect_sorters(root: Path) -> tuple[Sorter, ...]:
-    """Every import sorter the repository runs (configured or hooked), with its settings."""
-    found: list[Sorter] = []
-    isort_conf = _isort_config(root)
-    ruff_conf = _ruff_config(root)
-    if isort_conf:
-        origin, raw = isort_conf
-        found.append(Sorter("isort", origin, isort_settings(root, raw), skip_globs=_isort_skips(raw)))
-    if ruff_conf and ruff_selects_sorting(ruff_conf[1]):
-        settings, excl, ignored = ruff_settings(root, ruff_conf[1])
-        found.append(Sorter("ruff", ruff_conf[0], settings, skip_globs=excl, ignored_globs=ignored))
-    from cogvid_lint.python.precommit import pre_commit_sorters
-
-    found.extend(pre_commit_sorters(root, isort_conf, ruff_conf))
-    return tuple(found)

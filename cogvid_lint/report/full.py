@@ -44,8 +44,7 @@ def render(result: RunResult) -> str:
     if result.diagnostics:
         _summary(console, result)
     # a run of the code rules alone never resolves the datasets (it would walk the tree)
-    dataset_rules = any(rule.target != "python" for rule in result.rules)
-    if result.show_settings and result.settings is not None and dataset_rules and result.settings.datasets:
+    if result.show_settings and result.settings is not None and result.datasets:
         _settings(console, result)
     for note in result.notes:
         console.print(escape(note))
@@ -81,7 +80,7 @@ def _settings(console: Console, result: RunResult) -> None:
                   pad_edge=False)
     for column in ("dataset", "setting", "value", "source"):
         table.add_column(column)
-    for ds in result.settings.datasets:
+    for ds in result.datasets:
         name = result.relpath(ds.data_root)
         rows = [("data_root", name), ("layout", ds.layout), ("model", ds.model),
                 ("train_resolution", str(ds.resolution) if ds.resolution else "-"), ("purpose", ds.purpose)]

@@ -11,7 +11,7 @@ from typing import Sequence
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.findings import Diagnostic, Location, Severity
 from cogvid_lint.fsutil import plain_path
-from cogvid_lint.settings import Settings
+from cogvid_lint.settings import DatasetSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class RunResult:
     diagnostics: Sequence[Diagnostic]
     rules: Sequence[RuleSpec]  # the enabled rules (reporters take docs and summaries from them)
     settings: Settings | None = None
+    datasets: Sequence[DatasetSettings] = ()  # resolved for this run (none: the code rules alone)
     cwd: Path = field(default_factory=Path.cwd)
     fixed: int = 0
     notes: Sequence[str] = ()  # lines for the human formats: fixes applied, unsafe fixes available, ...

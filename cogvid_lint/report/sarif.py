@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cogvid_lint import __version__
-from cogvid_lint.catalogue import RuleSpec
+from cogvid_lint.catalogue import RuleSpec, rule_text  # the text `cogvid-lint rule CODE` prints
 from cogvid_lint.findings import Location
 from cogvid_lint.report import ci
 from cogvid_lint.report.result import RunResult
@@ -69,9 +69,6 @@ def _physical(result: RunResult, location: Location) -> dict[str, Any]:
 
 
 def _rule(spec: RuleSpec) -> dict[str, Any]:
-    # the same text `cogvid-lint rule CODE` prints; imported here, as only SARIF needs it
-    from cogvid_lint.commands.docs import rule_text
-
     help_text = rule_text(spec)
     return {
         "id": spec.code,

@@ -1,27 +1,40 @@
-"""The cache's storage: one SQLite file of (path, size, mtime_ns, inode, version) -> text tables.
+"""The project's store: one SQLite file of facts derived from files, by the file's stat key.
 
-SQLite in WAL mode with a busy timeout lets two runs (a pre-commit hook and an editor,
-say) share the file. The cache is an optimisation, never a reason to fail: a corrupt
-database is discarded and rebuilt with a one-line warning; a cache that cannot be opened
-or written (read-only folder, lock held too long) is skipped with a warning.
+`.cogvid_lint_cache/store.sqlite` holds a table per kind of fact (probe facts of clips, content
+digests, the code rules' per-file facts). Every row has one key scheme — the file's
+(path, size, mtime_ns, inode) — one version scheme — a string naming how the value was
+derived (a probe version, a digest algorithm, an analysis version) — and a checksum of its
+value: a row whose key, version or checksum does not match is a miss, and a caller that
+finds a row it cannot decode treats it as a miss too (re-derived and overwritten).
+
+Named apart from the *latent cache* (what a trainer writes under its data root): this is
+cogvid-lint's own. The store is an optimisation, never a reason to fail: SQLite in WAL mode
+with a busy timeout lets two runs (a pre-commit hook and an editor) share the file; a
+corrupt database is discarded and rebuilt; a store that cannot be opened or written
+(read-only folder, lock held too long) is skipped. Each problem is said once, as a
+warning the command prints (`Store.warnings`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sqlite3
-import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-DB_NAME = "probes.sqlite"
+if TYPE_CHECKING:
+    from cogvid_lint.settings import Settings
+
+DIR_NAME = ".cogvid_lint_cache"
+DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 3
-TABLES = ("probes", "digests", "python_facts")  # python_facts: the code rules' (python/fact_cache.py)
+SCHEMA = 4
+KINDS = ("probes", "digests", "python_facts")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900
@@ -29,11 +42,13 @@ CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by cogvid-lint.\n"
                 "# For information about cache directory tags see https://bford.info/cachedir/\n")
 # Every file `cache clean` may delete: nothing else in a user-chosen --cache-dir is touched.
-OWN_FILES = (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", LOCK_NAME, "CACHEDIR.TAG", ".gitignore")
+# (probes.sqlite: the same store as written by cogvid-lint 0.x before it held every kind.)
+_DB_FILES = tuple(name + suffix for name in (DB_NAME, "probes.sqlite") for suffix in ("", "-wal", "-shm"))
+OWN_FILES = (*_DB_FILES, LOCK_NAME, "CACHEDIR.TAG", ".gitignore")
 
 
 class StatKey(NamedTuple):
-    """What must be unchanged for a cached answer to stand: the file's identity and age."""
+    """What must be unchanged for a stored fact to stand: the file's identity and age."""
 
     path: str
     size: int
@@ -45,36 +60,84 @@ class StatKey(NamedTuple):
         return cls(path, st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def warn(message: str) -> None:
-    from cogvid_lint.run_memo import spoil
-
-    spoil("a cache warning")  # true of this run, not of the next: not replayed
-    print(f"cogvid-lint: warning: {message}", file=sys.stderr)
-
-
-# Cache folders this process found unusable (warned once): later opens give up quietly.
-_UNUSABLE: set[Path] = set()
+def store_folder(settings: Settings) -> Path:
+    """`--cache-dir` / config `cache-dir`, else `.cogvid_lint_cache/` at the project root."""
+    chosen = settings.options.cache_dir
+    return Path(chosen).expanduser().resolve() if chosen else settings.root / DIR_NAME
 
 
-class CacheDB:
-    """One cache database; `open()` it first. Every method degrades to a miss."""
+def checksum(version: str, value: str) -> int:
+    """Of what a row says: a flipped bit in its value or version is a miss, not a wrong answer."""
+    data = f"{version}\0{value}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=7).digest(), "little")
 
-    def __init__(self, folder: Path):
+
+class Store:
+    """The store of one run. `folder` None: no store (`--no-cache`): every lookup misses and
+    nothing is written. The database is open only inside `lookup`/`put` (a forked probe
+    worker must never inherit an SQLite connection)."""
+
+    def __init__(self, folder: Path | None):
         self.folder = folder
-        self.db_path = folder / DB_NAME
+        self.db_path = folder / DB_NAME if folder is not None else None
         self.conn: sqlite3.Connection | None = None
+        self.usable = folder is not None  # False once it failed (said once, in warnings)
+        self.warnings: list[str] = []
+        self.bad_rows: dict[str, int] = {}  # kind -> rows found undecodable (said once per kind)
 
-    def open(self) -> bool:
-        """Create or open the database; False when it cannot be used: with a warning the
-        first time, silently after that (one run opens it for probes, digests and code facts)."""
-        folder = self.folder
-        if folder in _UNUSABLE:
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Store:
+        return cls(None if settings.options.no_cache else store_folder(settings))
+
+    def exists(self) -> bool:
+        return self.db_path is not None and self.db_path.exists()
+
+    def lookup(self, kind: str, version: str, keys: Sequence[StatKey]) -> dict[str, str]:
+        """The stored value of each key whose stat key, version and checksum match, by path."""
+        if not keys or not self._open():
+            return {}
+        try:
+            return self._lookup(kind, version, keys)
+        finally:
+            self.close()
+
+    def put(self, kind: str, version: str, entries: Iterable[tuple[StatKey, str]]) -> None:
+        rows = [(os.fsencode(key.path), key.size, key.mtime_ns, key.inode, version, checksum(version, text), text)
+                for key, text in entries]
+        if not rows or not self._open():
+            return
+        try:
+            with _transaction(self.conn, "BEGIN IMMEDIATE"):
+                self.conn.executemany(f"INSERT OR REPLACE INTO {kind} VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            self._failed(exc, "write")
+        finally:
+            self.close()
+
+    def undecodable(self, kind: str, count: int) -> None:
+        """A caller found `count` rows of `kind` whose checksum held but whose value it cannot
+        use (another build's layout, a hand edit): they were misses; said once per kind."""
+        if not count:
+            return
+        if kind not in self.bad_rows:
+            self.warn(f"probe cache {self.db_path}: {count} {kind} row{'s' if count != 1 else ''} could not be "
+                      "read; derived again")
+        self.bad_rows[kind] = self.bad_rows.get(kind, 0) + count
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def _open(self) -> bool:
+        """Create or open the database; False when it cannot be used (warned the first time)."""
+        if not self.usable:
             return False
+        folder = self.folder
+        assert folder is not None and self.db_path is not None
         try:
             _prepare_folder(folder)
         except OSError as exc:
-            warn(f"cannot create the probe cache in {folder} ({exc.strerror or exc}); continuing without it")
-            _UNUSABLE.add(folder)
+            self.warn(f"cannot create the probe cache in {folder} ({exc.strerror or exc}); continuing without it")
+            self.usable = False
             return False
         for attempt in ("open", "open after rebuilding"):
             try:
@@ -83,45 +146,38 @@ class CacheDB:
             except sqlite3.Error as exc:
                 self.close()
                 if attempt != "open" or not _is_corrupt(exc):
-                    warn(f"probe cache {self.db_path}: cannot {attempt} ({exc}); continuing without it")
-                    _UNUSABLE.add(folder)
+                    self.warn(f"probe cache {self.db_path}: cannot {attempt} ({exc}); continuing without it")
+                    self.usable = False
                     return False
                 if not _discard_and_warn(self, exc, recheck=True):
+                    self.usable = False
                     return False
         return False
 
-    def lookup_text(self, table: str, version: str, keys: Sequence[StatKey]) -> dict[str, str]:
-        if self.conn is None or not keys:
-            return {}
+    def _lookup(self, kind: str, version: str, keys: Sequence[StatKey]) -> dict[str, str]:
         wanted = {os.fsencode(k.path): k for k in keys}
         found: dict[str, str] = {}
+        damaged = 0
         try:
             with _transaction(self.conn, "BEGIN"):
-                for rows in self._rows_for(table, version, list(wanted)):
-                    for path, size, mtime_ns, inode, text in rows:
+                for rows in self._rows_for(kind, version, list(wanted)):
+                    for path, size, mtime_ns, inode, check, text in rows:
                         key = wanted.get(path)
-                        if key is not None and (key.size, key.mtime_ns, key.inode) == (size, mtime_ns, inode):
-                            found[key.path] = text
+                        if key is None or (key.size, key.mtime_ns, key.inode) != (size, mtime_ns, inode):
+                            continue
+                        if type(text) is not str or check != checksum(version, text):
+                            damaged += 1
+                            continue
+                        found[key.path] = text
         except sqlite3.Error as exc:
             self._failed(exc, "read")
             return {}
+        self.undecodable(kind, damaged)
         return found
-
-    def store_text(self, table: str, version: str, entries: Iterable[tuple[StatKey, str]]) -> None:
-        if self.conn is None:
-            return
-        rows = [(os.fsencode(key.path), key.size, key.mtime_ns, key.inode, version, text) for key, text in entries]
-        if not rows:
-            return
-        try:
-            with _transaction(self.conn, "BEGIN IMMEDIATE"):
-                self.conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error as exc:
-            self._failed(exc, "write")
 
     def _rows_for(self, table: str, version: str, paths: list[bytes]) -> Iterator[Iterable[tuple]]:
         assert self.conn is not None
-        columns = f"SELECT path, size, mtime_ns, inode, value FROM {table} WHERE version = ?"
+        columns = f"SELECT path, size, mtime_ns, inode, checksum, value FROM {table} WHERE version = ?"
         total = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if total <= 4 * len(paths):  # most rows are wanted: one scan is 10x faster than index probes
             yield self.conn.execute(columns, (version,))
@@ -134,18 +190,19 @@ class CacheDB:
             self.conn.close()
             self.conn = None
 
-    def _failed(self, exc: sqlite3.Error | ValueError | TypeError, doing: str) -> None:
+    def _failed(self, exc: sqlite3.Error, doing: str) -> None:
         """Corruption found mid-run: discard the file (the next open builds a new one);
-        anything else (locked too long, disk full): do without the cache."""
+        anything else (locked too long, disk full): do without the store."""
         self.close()
-        if _is_corrupt(exc) or not isinstance(exc, sqlite3.Error):
-            _discard_and_warn(self, exc, recheck=isinstance(exc, sqlite3.Error))
+        if _is_corrupt(exc):
+            _discard_and_warn(self, exc, recheck=True)
             return
-        warn(f"probe cache {self.db_path}: cannot {doing} ({exc}); continuing without it")
+        self.warn(f"probe cache {self.db_path}: cannot {doing} ({exc}); continuing without it")
+        self.usable = False
 
 
 def clean(folder: Path) -> list[Path]:
-    """Delete the cache's own files in `folder`, then the folder if that leaves it empty."""
+    """Delete the store's own files in `folder`, then the folder if that leaves it empty."""
     removed = []
     for name in OWN_FILES:
         try:
@@ -199,10 +256,10 @@ def _create_tables(conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is not None and row[0] == str(SCHEMA):
             return  # another run made them while we waited for the write lock
-        for table in TABLES:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute(f"CREATE TABLE {table} (path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
-                         " inode INTEGER, version TEXT, value TEXT) WITHOUT ROWID")
+        for kind in KINDS:
+            conn.execute(f"DROP TABLE IF EXISTS {kind}")
+            conn.execute(f"CREATE TABLE {kind} (path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER,"
+                         " inode INTEGER, version TEXT, checksum INTEGER, value TEXT) WITHOUT ROWID")
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA),))
 
 
@@ -236,22 +293,22 @@ def _is_corrupt(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
 
 
-def _discard_and_warn(cache: CacheDB, exc: BaseException, recheck: bool) -> bool:
+def _discard_and_warn(store: Store, exc: BaseException, recheck: bool) -> bool:
     """Delete a corrupt database (under the folder's lock, once even when two runs find it)."""
-    with _folder_lock(cache.folder):
-        if recheck and _healthy(cache.db_path):
+    with _folder_lock(store.folder):
+        if recheck and _healthy(store.db_path):
             return True  # another run rebuilt it while we waited for the lock
         try:
             for suffix in ("", "-wal", "-shm"):
                 try:
-                    os.unlink(f"{cache.db_path}{suffix}")
+                    os.unlink(f"{store.db_path}{suffix}")
                 except FileNotFoundError:
                     pass
         except OSError as err:
-            warn(f"probe cache {cache.db_path} is corrupt ({exc}) and cannot be removed "
-                 f"({err.strerror or err}); continuing without it")
+            store.warn(f"probe cache {store.db_path} is corrupt ({exc}) and cannot be removed "
+                       f"({err.strerror or err}); continuing without it")
             return False
-    warn(f"probe cache {cache.db_path} was corrupt ({exc}); discarded, it will be rebuilt")
+    store.warn(f"probe cache {store.db_path} was corrupt ({exc}); discarded, it will be rebuilt")
     return True
 
 

@@ -1,0 +1,6 @@
+"""Defaults that more than one layer needs: written once, here."""
+
+# Seconds a clip's probe may take before it is given up as "probe timed out".
+PROBE_TIMEOUT_S = 30.0
+# x264's constant rate factor of a media fix's re-encode: visually lossless for training.
+CRF = 18

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from unprivileged import permission_prefix
 
+from cogvid_lint.store import DB_NAME
 from cogvid_lint.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "python"
@@ -109,7 +110,7 @@ def test_warm_run_gives_the_cold_findings_and_opens_only_files_to_fix(proj, caps
     assert cold_read == {rel for rel in FILES if rel.endswith(".py")}
     assert _found(cold) == {("train.py", "CVL403"), ("bad401.py", "CVL401"), ("sorted402.py", "CVL402"),
                             ("broken.py", "CVL400")}
-    assert (proj / CACHE / "probes.sqlite").is_file()
+    assert (proj / CACHE / DB_NAME).is_file()
     with _opens(proj) as warm_read:
         warm = _lint(capsys)
     assert warm == cold  # the same JSON, fixes included
@@ -193,7 +194,7 @@ def test_cache_dir_holds_the_facts(proj, capsys, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     cold = _lint(capsys, "--cache-dir", str(elsewhere))
     assert not (proj / CACHE).exists()
-    with sqlite3.connect(elsewhere / "probes.sqlite") as conn:
+    with sqlite3.connect(elsewhere / DB_NAME) as conn:
         rows = conn.execute("SELECT count(*) FROM python_facts").fetchone()[0]
     assert rows == sum(rel.endswith(".py") for rel in FILES)
     with _opens(proj) as read:

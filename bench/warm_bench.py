@@ -1,0 +1,79 @@
+"""Benchmark: what an unchanged re-lint costs per clip, as a share of a cold run's.
+
+    python bench/warm_bench.py [--small 1000] [--large 3000] [--rounds 3] [--jobs 0]
+
+On the probe bench's corpus (bench/corpus/, real small clips of mixed containers; built by
+probe_bench.build_corpus when missing), two datasets of --small and --large clips are linted
+by the installed `cogvid-lint`, several rounds, medians:
+- cold: a fresh store (nothing derived yet), on --jobs workers (0: every CPU);
+- warm: the same command again, nothing changed;
+- warm, other command line and environment: the same project with another output format,
+  another `--fail-on`, and a variable added to the environment (nothing may depend on a
+  record of the last run: the store answers by each clip's stat key).
+Per-clip cost is the slope between the two sizes, (t_large - t_small) / (large - small), so
+start-up and other fixed costs drop out. Printed: each figure, and warm / cold per clip
+(target: <= 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import probe_bench  # noqa: E402  (the corpus and the installed command)
+
+
+def _run(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run([probe_bench.cogvid_lint(), *args], cwd=probe_bench.CORPUS, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        sys.exit(f"cogvid-lint failed ({proc.returncode}): {proc.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=0)
+    opts = parser.parse_args()
+    probe_bench.build_corpus(opts.large)
+    paths = [probe_bench.clip_path(i).relative_to(probe_bench.CORPUS).as_posix() for i in range(opts.large)]
+    env = probe_bench.CLI_ENV
+    other_env = {**env, "COGVID_WARM_BENCH_OTHER": "1"}
+    times: dict[tuple[str, int], list[float]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for n in (opts.small, opts.large):
+            data = probe_bench.write_dataset(f"-warm{n}", paths[:n])
+            for round_ in range(opts.rounds):
+                store = Path(scratch) / f"store-{n}-{round_}"
+                common = [*data, *probe_bench.TRAIN, "-j", str(opts.jobs), "--cache-dir", str(store)]
+                times.setdefault(("cold", n), []).append(_run([*common, "--output-format", "json"], env))
+                times.setdefault(("warm", n), []).append(_run([*common, "--output-format", "json"], env))
+                times.setdefault(("warm, other command line and environment", n), []).append(
+                    _run([*common, "--output-format", "concise", "--fail-on", "error"], other_env))
+                shutil.rmtree(store)
+    span = opts.large - opts.small
+    print(f"{opts.small} and {opts.large} clips, {opts.rounds} rounds, -j {opts.jobs}, medians:")
+    per_clip = {}
+    for kind in ("cold", "warm", "warm, other command line and environment"):
+        small, large = (statistics.median(times[kind, n]) for n in (opts.small, opts.large))
+        per_clip[kind] = (large - small) / span
+        print(f"  {kind:<42} {small:6.2f} s / {large:6.2f} s   per clip {per_clip[kind] * 1e3:7.3f} ms")
+    for kind in ("warm", "warm, other command line and environment"):
+        print(f"  {kind} / cold, per clip (start-up excluded): {per_clip[kind] / per_clip['cold']:.1%}  (target <= 10%)")
+
+
+if __name__ == "__main__":
+    main()

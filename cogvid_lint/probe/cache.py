@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
+from operator import itemgetter
 from pathlib import Path
 
 from cogvid_lint.gcpause import gc_paused
@@ -22,6 +23,7 @@ from cogvid_lint.store import StatKey, Store
 KIND = "probes"
 _FIELDS = tuple(f.name for f in fields(VideoInfo))
 _COUNTS = frozenset({"frames", "header_frames", "width", "height", "coded_width", "coded_height", "size_bytes"})
+_COUNT_INDEX = tuple(i for i, name in enumerate(_FIELDS) if name in _COUNTS)
 
 
 def _field_types() -> dict[str, tuple[tuple[type, ...], bool]]:
@@ -89,10 +91,24 @@ def lookup(store: Store, version: str, keys: Sequence[StatKey]) -> dict[str, Vid
     except ValueError:  # checksummed, so written so: a store from another build
         rows = [_loads(text) for text in found.values()]
     answers = {}
+    # Rows of one run share a handful of shapes (which fields are None, ints or floats):
+    # each shape is checked once, then each row only for its shape and its counts' signs.
+    good: set[tuple] = set()
+    counts = itemgetter(*_COUNT_INDEX)
+    new, fill = object.__new__, _FIELDS
     for path, row in zip(found, rows):
-        info = decode(row)
-        if info is not None and info.path == path:
-            answers[path] = info
+        if type(row) is not list:
+            continue
+        shape = tuple(map(type, row))
+        if shape not in good:
+            if decode(row) is None:
+                continue
+            good.add(shape)
+        if min(counts(row)) < 0 or row[0] != path:
+            continue
+        info = new(VideoInfo)
+        info.__dict__.update(zip(fill, row))
+        answers[path] = info
     store.undecodable(KIND, len(found) - len(answers))
     return answers
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Collection, Literal
 
 from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
@@ -100,6 +101,12 @@ class RuleSpec:
                  f"{self.name!r} must be kebab-case, like aspect-mismatch")
         _require(bool(self.message), "message", "must not be empty")
         _require(bool(self.summary), "summary", "must not be empty")
+        for key in ("message", "hint"):
+            try:
+                placeholders(getattr(self, key))
+            except ValueError as exc:
+                raise ValueError(f"key {key!r}: not a valid format string ({exc}); "
+                                 "write {{ and }} for a literal brace") from None
         for name in self.params:
             _require(re.fullmatch(r"[a-z][a-z0-9_]*", name) is not None, "params", f"parameter name {name!r} must be snake_case")
         if (self.check is None) == (not self.when):
@@ -110,6 +117,36 @@ class RuleSpec:
 
     def default_params(self) -> dict[str, Any]:
         return {name: spec.default for name, spec in self.params.items()}
+
+
+def placeholders(template: str) -> list[str]:
+    """The names a message or hint asks for, in order: `{entry!r}` and `{entry.name}` ask for
+    entry, `{}` for "", `{x:>{width}}` for x and width. ValueError when `template` is not a
+    valid format string."""
+    names = []
+    for _, field_name, spec, conversion in string.Formatter().parse(template):
+        if conversion not in (None, "r", "s", "a"):  # str.format would refuse the whole message
+            raise ValueError(f"unknown conversion !{conversion}")
+        if field_name is not None:
+            names.append(re.match(r"[^.\[]*", field_name).group())
+            names += placeholders(spec or "")
+    return names
+
+
+def unfilled_placeholders(rule: RuleSpec, filled: Collection[str]) -> list[str]:
+    """One line per name in the rule's message or hint that neither its check (or its
+    conditions), which fills `filled`, nor its parameters fill: the user would read `{name}`.
+    (The catalogue imports no check: the engine, which attaches them, passes `filled`.)"""
+    filler = f"check {rule.check!r} (it fills" if rule.check is not None else "its conditions (they fill"
+    known = set(filled) | set(rule.params)
+    lines = []
+    for key in ("message", "hint"):
+        for name in dict.fromkeys(placeholders(getattr(rule, key))):
+            if name not in known:
+                lines.append(f"{rule.source}: rule {rule.code}: key {key!r}: placeholder {{{name}}} is not filled "
+                             f"by {filler}: {', '.join(sorted(filled)) or 'nothing'}; "
+                             f"parameters: {', '.join(rule.params) or 'none'})")
+    return lines
 
 
 def is_param_type(value: Any, type_name: str) -> bool:

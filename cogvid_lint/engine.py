@@ -11,7 +11,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from cogvid_lint.catalogue import RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules
+from cogvid_lint.catalogue import (RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules,
+                                   unfilled_placeholders)
 from cogvid_lint.discover import discover
 from cogvid_lint.discover.project import Clip, Project
 from cogvid_lint.errors import ConfigError
@@ -19,7 +20,7 @@ from cogvid_lint.findings import Diagnostic, Finding, Severity
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.hashing import DigestJob
 from cogvid_lint.probe.stream import ProbeStream
-from cogvid_lint.registry import CheckFn, RuleContext, load_checks
+from cogvid_lint.registry import CheckFn, RuleContext, load_checks, message_args
 from cogvid_lint.settings import DatasetSettings, Settings
 from cogvid_lint.store import StatKey, Store
 
@@ -119,6 +120,8 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
             except ValueError as exc:
                 errors.append(f"{rule.source}: rule {rule.code}: key 'when': {exc}")
                 continue
+        # known only now that the check is: what it fills is declared with it (registry.check)
+        errors += unfilled_placeholders(rule, message_args(fn))
         active.append(ActiveRule(rule, fn, params, severity))
     if errors:
         raise ConfigError(errors)
@@ -338,6 +341,7 @@ def render(template: str, values: Mapping[str, Any]) -> str:
 
 def stamp(rule: ActiveRule, finding: Finding) -> Diagnostic:
     values = {**rule.params, **finding.args}
+    hint = rule.spec.hint
     return Diagnostic(
         code=rule.spec.code,
         name=rule.spec.name,
@@ -348,4 +352,5 @@ def stamp(rule: ActiveRule, finding: Finding) -> Diagnostic:
         anchor=finding.anchor,
         fingerprint=finding.fingerprint,
         args=dict(finding.args),
+        hint=render(hint, values) if "{" in hint else hint,
     )

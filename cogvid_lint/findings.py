@@ -106,6 +106,7 @@ class Diagnostic:
     anchor: Location | None = None
     fingerprint: str | None = None
     args: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    hint: str = field(default="", compare=False)  # the rule's hint, with the message's values
 
     @property
     def sort_key(self) -> tuple:

@@ -37,18 +37,38 @@ class RuleContext:
     digests: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def check(key: str, *, content_digests: Callable[["Dataset"], list] | None = None) -> Callable[[CheckFn], CheckFn]:
-    """Register a check under `key`. `content_digests(dataset)`: the (path, os.stat) of the
-    files whose content digests the check reads from `ctx.digests` (a dataset check)."""
+def check(key: str, args: Iterable[str] = (), *,
+          content_digests: Callable[["Dataset"], list] | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register a check under `key`. `args`: the message arguments (Finding.args keys) that
+    every finding of it fills. A rule's message and hint may name only these and the rule's
+    parameters: engine.activate refuses any other name, which would be shown as `{name}`.
+    `content_digests(dataset)`: the (path, os.stat) of the files whose content digests the
+    check reads from `ctx.digests` (a dataset check)."""
+
     def register(fn: CheckFn) -> CheckFn:
         if key in _CHECKS and _CHECKS[key] is not fn:
             raise ValueError(f"check key {key!r} registered twice")
+        declare_args(fn, args)
         if content_digests is not None:
             fn.content_digests = content_digests  # type: ignore[attr-defined]
         _CHECKS[key] = fn
         return fn
 
     return register
+
+
+def declare_args(fn: CheckFn, args: Iterable[str]) -> CheckFn:
+    """Record on `fn` the message arguments it fills (also for checks built per rule, as a
+    user rule's conditions are, which have no registry key)."""
+    if isinstance(args, str):  # ("entry") for ("entry",): it would declare e, n, t, r, y
+        raise TypeError(f"message arguments must be a sequence of names, not the string {args!r}")
+    fn.message_args = frozenset(args)  # type: ignore[attr-defined]
+    return fn
+
+
+def message_args(fn: CheckFn) -> frozenset[str]:
+    """The message arguments `fn` declared; none when it declared nothing."""
+    return getattr(fn, "message_args", frozenset())
 
 
 # The modules of `cogvid_lint.checks` that register the checks of each target: a run

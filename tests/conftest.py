@@ -51,17 +51,54 @@ def project(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def lint_json(capsys):
-    """Run main() with --output-format json; return (exit code, parsed JSON)."""
+def lint_json(capsys, stamped):
+    """Run main() with --output-format json; return (exit code, parsed JSON).
+
+    Each finding stamped meanwhile is held to what its check declared (assert_declared_args):
+    every test that lints this way doubles as a test that the declarations are honest."""
     from cogvid_lint.cli import main
 
     def run(*argv: str) -> tuple[int, dict]:
         capsys.readouterr()
         code = main([*argv, "--output-format", "json"])
         out = capsys.readouterr().out
+        assert_declared_args(stamped)
         return code, json.loads(out)
 
     return run
+
+
+@pytest.fixture
+def stamped(monkeypatch) -> list:
+    """(active rule, finding, diagnostic) for each finding the engine stamps in this test."""
+    from cogvid_lint import engine
+
+    found: list = []
+    original = engine.stamp
+
+    def recording(rule, finding):
+        diagnostic = original(rule, finding)
+        found.append((rule, finding, diagnostic))
+        return diagnostic
+
+    monkeypatch.setattr(engine, "stamp", recording)
+    return found
+
+
+def assert_declared_args(stamped: list) -> None:
+    """Each finding fills exactly the message arguments its check declared (registry.check):
+    none undeclared, none declared and left out (a message naming it would show `{name}`);
+    and no placeholder of its message or hint is left in the rendered text."""
+    from cogvid_lint.catalogue import placeholders
+    from cogvid_lint.registry import message_args
+
+    for rule, finding, diagnostic in stamped:
+        spec = rule.spec
+        declared = message_args(rule.check)
+        assert set(finding.args) == declared, (spec.code, sorted(finding.args), sorted(declared))
+        for template, text in ((spec.message, diagnostic.message), (spec.hint, diagnostic.hint)):
+            left = [name for name in placeholders(template) if "{" + name in text]
+            assert not left, (spec.code, template, text)
 
 
 @pytest.fixture(autouse=True)

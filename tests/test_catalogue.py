@@ -21,6 +21,21 @@ def test_catalogue_and_registry_match_one_to_one():
     assert set(keys) == set(load_checks())
 
 
+def test_every_builtin_message_and_hint_names_only_what_is_filled(tmp_path):
+    """With every check loaded, no built-in rule's message or hint names an argument its check
+    does not declare nor a parameter (the engine refuses such a rule at activation)."""
+    from cogvid_lint.catalogue import unfilled_placeholders
+    from cogvid_lint.engine import activate
+    from cogvid_lint.registry import message_args
+    from cogvid_lint.settings import CliOptions, resolve_settings
+
+    rules = load_rules(builtin_rules_dir())
+    checks = load_checks()
+    assert [line for rule in rules for line in unfilled_placeholders(rule, message_args(checks[rule.check]))] == []
+    settings = resolve_settings(CliOptions(paths=(str(tmp_path),)), cwd=tmp_path)
+    assert len(activate(rules, settings)) == len(rules)  # no ConfigError
+
+
 def test_every_rule_documents_all_four_sections():
     for rule in load_rules(RULES_DIR):
         for section in ("what", "why", "example", "fix"):

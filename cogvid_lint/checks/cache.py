@@ -100,29 +100,29 @@ def _mismatched(dataset: Dataset, ctx: RuleContext, kind: str, entries, title: s
     for entry in entries(scan):
         verdict = scan.judge.judge(entry)
         if verdict is not None and verdict.kind == kind:
-            args = {"clip": scan.rel(verdict.clip.path), "detail": verdict.detail}
-            if entry.folder is not None:
-                args["folder"] = _folder(entry)
+            # a first frame has no model/resolution folder: "" rather than a message showing {folder}
+            args = {"clip": scan.rel(verdict.clip.path), "detail": verdict.detail,
+                    "folder": _folder(entry) if entry.folder is not None else ""}
             yield cache_finding(dataset, entry, args, title)
 
 
-@check("cache.stale_latent")
+@check("cache.stale_latent", args=("clip", "detail", "folder", "outside"))
 def stale_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.latents, "Delete the stale latent")
 
 
-@check("cache.stale_first_frame")
+@check("cache.stale_first_frame", args=("clip", "detail", "folder", "outside"))
 def stale_first_frame(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.first_frames, "Delete the stale first frame")
 
 
-@check("cache.content_changed")
+@check("cache.content_changed", args=("clip", "detail", "folder", "outside"))
 def content_changed(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from _mismatched(dataset, ctx, "changed", lambda scan: scan.latents + scan.first_frames,
                            "Delete the entry made from the old clip")
 
 
-@check("cache.orphan_latent")
+@check("cache.orphan_latent", args=("stem", "folder", "outside"))
 def orphan_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if not dataset.clips:  # no readable clip list: every entry would look orphaned
         return
@@ -135,7 +135,7 @@ def orphan_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                                 "Delete the orphaned latent")
 
 
-@check("cache.orphan_prompt_embedding")
+@check("cache.orphan_prompt_embedding", args=("captions", "outside"))
 def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     captions = dataset.captions
     if captions is None or captions.error is not None or not captions.entries:
@@ -150,7 +150,7 @@ def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Find
                                 "Delete the unused prompt embedding")
 
 
-@check("cache.corrupt_entry")
+@check("cache.corrupt_entry", args=("problem", "outside"))
 def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     scan = _scan(dataset, ctx)
     for files, key in ((scan.latents, LATENT_KEY), (scan.prompts, PROMPT_KEY)):
@@ -169,7 +169,7 @@ def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                                 "Delete the unusable cache stamp")
 
 
-@check("cache.latent_shape_mismatch")
+@check("cache.latent_shape_mismatch", args=("shape", "expected", "folder", "outside"))
 def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     scan = _scan(dataset, ctx)
     for entry in scan.latents:
@@ -182,7 +182,7 @@ def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Findin
                                                  "folder": _folder(entry)}, "Delete the mis-shaped latent")
 
 
-@check("cache.legacy_latent")
+@check("cache.legacy_latent", args=("detail", "outside"))
 def legacy_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for folder in legacy_dirs(dataset):
         for entry in scan_folder(folder, ".pt"):

@@ -1,7 +1,8 @@
 """User rules: declarative comparisons over the facts the probe already has. No eval, no code.
 
 A rule's `when:` is a list of conditions that must all hold, e.g.
-`[{field: duration_s, op: ">", param: max_seconds}]`. Regular expressions (`matches`) are
+`[{field: duration_s, op: ">", param: max_seconds}]`; its message and hint may name the
+fields its conditions compare and its parameters. Regular expressions (`matches`) are
 refused when they could backtrack catastrophically, and run on bounded input.
 """
 
@@ -17,7 +18,7 @@ from cogvid_lint.checks.common import clip_finding
 from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Finding
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.registry import RuleContext
+from cogvid_lint.registry import RuleContext, declare_args
 
 DERIVED = {
     "aspect": lambda info: (info.width / info.height) if info.height else None,
@@ -78,7 +79,13 @@ def condition_check(rule: RuleSpec) -> Callable[[Clip, RuleContext], Iterator[Fi
             values[cond.field] = round(value, 3) if isinstance(value, float) else value
         yield clip_finding(clip, values)
 
-    return run
+    # a finding exists only when every condition held, so each condition's field is filled
+    return declare_args(run, filled_fields(rule))
+
+
+def filled_fields(rule: RuleSpec) -> frozenset[str]:
+    """The message arguments of a rule with conditions: the value of each field it compares."""
+    return frozenset(cond.field for cond in rule.when)
 
 
 def _holds(cond: Condition, value: Any, expected: Any) -> bool:

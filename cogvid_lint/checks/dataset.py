@@ -18,7 +18,7 @@ from cogvid_lint.registry import RuleContext, check
 _KNOWN_NAMES = {"caption_column": CAPTION_NAMES, "video_column": VIDEO_NAMES, "image_column": IMAGE_NAMES}
 
 
-@check("dataset.missing_manifest")
+@check("dataset.missing_manifest", args=("column", "problem"))
 def missing_manifest(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for column, wanted, folder in dataset.missing:
         target = folder / wanted
@@ -43,7 +43,7 @@ def _suggest(folder: Path, wanted: str, column: str) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-@check("dataset.count_mismatch")
+@check("dataset.count_mismatch", args=("counts", "detail"))
 def count_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if dataset.layout == "sat":
         yield from _sat_count_mismatch(dataset)
@@ -81,7 +81,7 @@ def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
         yield Finding(Location(dataset.root / "labels"), {"counts": "; ".join(parts), "detail": ""})
 
 
-@check("dataset.missing_media")
+@check("dataset.missing_media", args=("kind", "hint"))
 def missing_media(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for clip in dataset.clips:
         if not clip.escapes_root and clip.stat is None:
@@ -107,7 +107,7 @@ def _escapes(path: Path, dataset: Dataset) -> bool:
     return escapes(path, dataset.root)
 
 
-@check("dataset.path_escapes_root")
+@check("dataset.path_escapes_root", args=("entry", "root"))
 def path_escapes_root(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     for clip in dataset.clips:
         if clip.escapes_root and clip.entry is not None:
@@ -130,7 +130,7 @@ def blank_caption_line(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             yield Finding(Location(captions.path, line))
 
 
-@check("dataset.duplicate_stem")
+@check("dataset.duplicate_stem", args=("stem", "other"))
 def duplicate_stem(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     first_by_stem: dict[str, object] = {}
     for clip in dataset.clips:
@@ -163,7 +163,7 @@ def _listed_once(dataset: Dataset) -> tuple[list, list[tuple[object, object]]]:
     return unique, repeats
 
 
-@check("dataset.duplicate_clip", content_digests=same_size_clips)
+@check("dataset.duplicate_clip", args=("how", "other"), content_digests=same_size_clips)
 def duplicate_clip(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     unique, repeats = _listed_once(dataset)
     for clip, other in repeats:
@@ -184,7 +184,7 @@ def _where(clip) -> str:
     return clip.path.name
 
 
-@check("dataset.too_small")
+@check("dataset.too_small", args=("count", "minimum", "purpose"))
 def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     purpose = dataset.settings.purpose
     minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]
@@ -194,7 +194,7 @@ def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         yield Finding(Location(where), {"count": count, "minimum": minimum, "purpose": purpose})
 
 
-@check("dataset.id_token_missing")
+@check("dataset.id_token_missing", args=("token",))
 def id_token_missing(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     token = dataset.settings.id_token
     if not token:

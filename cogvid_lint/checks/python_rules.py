@@ -128,7 +128,7 @@ def _walked(ctx: RuleContext) -> frozenset[Path]:
     return ctx.project.memo("python.walked", build)
 
 
-@check("python.syntax_error")
+@check("python.syntax_error", args=("error",))
 def syntax_error(file, ctx: RuleContext) -> Iterator[Finding]:
     store = facts_of(ctx.project)
     facts = store.facts.get(file.path)
@@ -139,7 +139,7 @@ def syntax_error(file, ctx: RuleContext) -> Iterator[Finding]:
         yield Finding(Location(file.path, result.line, result.column), args={"error": result.message})
 
 
-@check("python.decord_before_torch")
+@check("python.decord_before_torch", args=("statement", "detail", "torch_line"))
 def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
     model = _decord_model(file, ctx)
     if model is None:
@@ -181,7 +181,8 @@ def decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-@check("python.unguarded_decord_import")
+@check("python.unguarded_decord_import",
+       args=("statement", "sorter", "origin", "torch_statement", "torch_line"))
 def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
     model = _decord_model(file, ctx)
     if model is None or not model.utf8 or model.comments is None:
@@ -212,7 +213,7 @@ def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-@check("python.transitive_decord_before_torch")
+@check("python.transitive_decord_before_torch", args=("entry", "chain", "statement"))
 def transitive_decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
     project = ctx.project
     torch_modules = _list_param(ctx.params, "torch_modules")

@@ -46,7 +46,7 @@ def _source(dataset: Dataset, key: str) -> str:
     return dataset.settings.sources.get(key, "default")
 
 
-@check("training.unknown_model")
+@check("training.unknown_model", args=("model", "known", "suggestion"))
 def unknown_model(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if dataset.settings.model_spec is None:
         import difflib
@@ -57,7 +57,7 @@ def unknown_model(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                       {"model": dataset.settings.model, "known": ", ".join(known_model_names()), "suggestion": hint})
 
 
-@check("training.invalid_frame_count")
+@check("training.invalid_frame_count", args=("frames", "model", "rule", "max", "nearest"))
 def invalid_frame_count(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     spec, resolution = dataset.settings.model_spec, dataset.settings.resolution
     if spec is None or resolution is None or spec.frame_count_ok(resolution.frames):
@@ -69,7 +69,7 @@ def invalid_frame_count(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]
                    "max": valid[-1], "nearest": nearest})
 
 
-@check("training.unsupported_resolution")
+@check("training.unsupported_resolution", args=("height", "width", "model", "problem"))
 def unsupported_resolution(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     spec, resolution = dataset.settings.model_spec, dataset.settings.resolution
     if spec is None or resolution is None:
@@ -81,7 +81,7 @@ def unsupported_resolution(dataset: Dataset, ctx: RuleContext) -> Iterator[Findi
                        "problem": problem})
 
 
-@check("training.i2v_first_frame_fallback")
+@check("training.i2v_first_frame_fallback", args=("folder", "outside"))
 def i2v_first_frame_fallback(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     spec = dataset.settings.model_spec
     if spec is None or spec.kind != "i2v" or dataset.images is not None or not dataset.clips:

@@ -12,7 +12,7 @@ from cogvid_lint.sampling import sample_plan
 from cogvid_lint.settings import Options
 
 
-@check("video.unreadable")
+@check("video.unreadable", args=("reason",))
 def unreadable_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     if clip.info.error is not None:
         yield clip_finding(clip, {"reason": clip.info.error})
@@ -22,7 +22,7 @@ def unreadable_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
 # `clip.info` once into a local and take the dataset's resolution and model from the Dataset,
 # which looks them up once.
 
-@check("video.too_few_frames")
+@check("video.too_few_frames", args=("frames",))
 def too_few_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
     if info is not None and info.error is None and info.frames < ctx.params["min_frames"]:
@@ -37,7 +37,7 @@ def _plan(clip: Clip):
     return None if resolution is None else sample_plan(info.frames, resolution.frames, info.fps)
 
 
-@check("video.padded_short")
+@check("video.padded_short", args=("frames", "target", "padded", "percent"))
 def padded_short_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
     if plan is not None and plan.padded_frames > 0:
@@ -46,7 +46,7 @@ def padded_short_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                   "percent": round(100 * plan.padded_frames / plan.target_frames)})
 
 
-@check("video.dropped_frames")
+@check("video.dropped_frames", args=("frames", "target", "stride", "unseen", "seconds"))
 def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
     if plan is None or plan.tail_frames <= 0:
@@ -67,7 +67,8 @@ def _options(ctx: RuleContext) -> Options:
     return ctx.settings.options if ctx.settings is not None else Options()
 
 
-@check("video.aspect_mismatch")
+@check("video.aspect_mismatch",
+       args=("width", "height", "aspect", "target_width", "target_height", "target_aspect", "rotated"))
 def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     aspect = _display_aspect(clip)
     resolution = clip.dataset.settings.resolution
@@ -85,7 +86,7 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                            fix=crop_resize_fix(clip, resolution, crf=_options(ctx).fix_crf))
 
 
-@check("video.upscaled")
+@check("video.upscaled", args=("width", "height", "target_width", "target_height", "factor"))
 def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
     if info is None or info.error is not None or info.width <= 0:
@@ -99,7 +100,7 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                   "target_height": resolution.height, "factor": f"{factor:.2f}"})
 
 
-@check("video.speed_mismatch")
+@check("video.speed_mismatch", args=("fps", "stride", "effective", "model_fps", "ratio", "motion"))
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
     spec = clip.dataset.settings.model_spec
@@ -131,7 +132,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
     return retime_fix(clip, model_fps, why, SPEED_PRIORITY, crf=_options(ctx).fix_crf)
 
 
-@check("video.variable_frame_rate")
+@check("video.variable_frame_rate", args=("min_ms", "max_ms"))
 def variable_frame_rate(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
     if info is not None and info.error is None and info.variable_frame_rate:
@@ -157,7 +158,7 @@ def missing_fps(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         yield clip_finding(clip)
 
 
-@check("video.header_mismatch")
+@check("video.header_mismatch", args=("header_frames", "frames"))
 def frame_count_header_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     info = clip.info
     if info is not None and info.error is None and info.header_frames > info.frames:

@@ -36,7 +36,7 @@ def render(result: RunResult) -> str:
             rule = result.rule(d.code)
             if rule is not None:
                 console.print(f"  {'':>6}         [dim]why:[/dim] {escape(rule.summary)}")
-                hint = d.fix.title if d.fix is not None else rule.hint
+                hint = d.fix.title if d.fix is not None else d.hint
                 if hint:
                     label = "fix:" if d.fix is not None else "hint:"
                     console.print(f"  {'':>6}         [dim]{label}[/dim] {escape(hint)}")

@@ -8,7 +8,7 @@ tree, in the same run, alternating, several rounds; medians and ratios are print
 - cold: cogvid-lint with an empty cache folder each round (so it parses, and writes the
   cache, as a first run does) vs ruff without its cache;
 - warm: cogvid-lint again on the unchanged tree with the cache primed (target: 0.3 s
-  wall, start-up included): the last run is replayed (cogvid_lint.run_memo);
+  wall, start-up included): the facts come from the store;
 - warm, not replayed: the same with an environment the record does not know, so the run
   is done again from the code-facts cache (what a run after an edit costs);
 - in-process, no interpreter start-up: `main()` cold and warm, and the code rules' own

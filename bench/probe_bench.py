@@ -6,7 +6,7 @@ Generates (or reuses) N small real clips of mixed containers, sizes, rotations, 
 variable frame rate and truncation under bench/corpus/ (git-ignored; with --scale S, sizes
 times S under bench/corpus-xS/: 7.5 gives CogVideoX's 480x720 training size), then times, several
 rounds, medians: the installed `cogvid-lint` cold (--no-cache) on 1 job and on all CPUs,
-warm (nothing changed: the last run is replayed), warm after a caption edit (the run is
+warm (nothing changed), warm after a caption edit (the run is
 done again from the probe cache), the probe pool in-process on 1 and 2 jobs, a loop of `ffprobe`
 subprocesses (Debian's ffmpeg; `apt-get install -y ffmpeg` when it is absent) and a loop
 of `decord.VideoReader(path)` + `len`. The ffprobe and decord loops run on the first

@@ -8,7 +8,7 @@ times, as fresh processes alternating in the same run, medians:
 - `python -c pass`: the interpreter's own start-up, the floor;
 - the hook's command (`cogvid-lint check --select CVL4 --output-format concise FILE`, the
   entry of `.pre-commit-hooks.yaml`) warm: catalogue and config remembered, file unchanged
-  (the last run is replayed: cogvid_lint.run_memo);
+  (the facts come from the store);
 - the same on a file edited since (what a commit brings the hook: the run is done again);
 - the same with a fresh user cache (first run after installing or upgrading);
 - `ruff check --select I FILE` when ruff is installed, for scale.

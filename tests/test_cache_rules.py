@@ -449,6 +449,7 @@ def test_delete_refusals(tmp_path, monkeypatch, target, root, reason):
 @pytest.mark.parametrize("layout", ["cogvideo", "sat"])
 def test_cache_files_never_look_like_clips(tmp_path, monkeypatch, layout):
     from cogvid_lint.discover.dataset import load_dataset
+    from cogvid_lint.discover.datasets import resolve_datasets
     from cogvid_lint.settings import CliOptions, resolve_settings
 
     monkeypatch.chdir(tmp_path)
@@ -461,7 +462,7 @@ def test_cache_files_never_look_like_clips(tmp_path, monkeypatch, layout):
         (root / "labels").mkdir()
         for stem in "ab":
             (root / "labels" / f"{stem}.txt").write_text(f"caption {stem}\n")
-    (settings,) = resolve_settings(CliOptions(data_roots=("data",))).datasets
+    (settings,) = resolve_datasets(resolve_settings(CliOptions(data_roots=("data",))))
     dataset = load_dataset(settings)
     assert dataset.layout == layout
     assert sorted(clip.path.relative_to(root).as_posix() for clip in dataset.clips) == ["videos/a.mp4", "videos/b.mp4"]

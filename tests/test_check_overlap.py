@@ -102,7 +102,7 @@ def test_each_clip_is_checked_once_by_each_video_rule(mixed, tmp_path, monkeypat
         video = [counting(r) for r in lint.active if r.spec.target == "video"]
         active = [r for r in lint.active if r.spec.target != "video"] + video
         store = Store.for_settings(lint.settings)
-        project = build_project(active, lint.settings, store)
+        project = build_project(active, lint.settings, lint.datasets, store)
         keys, clips_of = probe_keys(project)
         with ProbeStream(keys, store, jobs=jobs) as probes:
             running.append(probes)

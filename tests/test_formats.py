@@ -42,9 +42,10 @@ PROJECT_FILES = {
 
 
 def sarif_schema() -> dict:
-    """The official schema: $COGVID_LINT_SARIF_SCHEMA, else ../shared/schemas beside the repo."""
+    """The official schema (OASIS SARIF 2.1.0), vendored beside the tests; $COGVID_LINT_SARIF_SCHEMA
+    may name another copy."""
     override = os.environ.get(SCHEMA_ENV)
-    path = Path(override) if override else TESTS.parents[1] / "shared/schemas/sarif-schema-2.1.0.json"
+    path = Path(override) if override else TESTS / "sarif-schema-2.1.0.json"
     if not path.is_file():
         pytest.fail(f"SARIF schema not found at {path} (set {SCHEMA_ENV})")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
 
 from clips import make_clip, packet_offsets, truncate_clip
+
+# The command this test run's interpreter installed (its venv's bin/), never PATH's: the
+# tests must pass with the venv not activated and another cogvid-lint on PATH.
+COGVID_LINT = str(Path(sys.executable).parent / "cogvid-lint")
 
 
 def build_project(root: Path, files: Mapping[str, Any] | None = None,

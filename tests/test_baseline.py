@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COGVID_LINT
 from clips import make_clip
 from cogvid_lint.cli import main
 
@@ -208,7 +209,7 @@ def test_installed_command_writes_and_uses_a_baseline(proj):
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")}
 
     def run(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["cogvid-lint", *argv], cwd=proj, env=env, capture_output=True, text=True,
+        return subprocess.run([COGVID_LINT, *argv], cwd=proj, env=env, capture_output=True, text=True,
                               timeout=120)
 
     first = run("--write-baseline", ".cogvid-lint-baseline.json")

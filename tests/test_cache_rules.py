@@ -12,6 +12,7 @@ import pytest
 
 from cache_factory import (CACHE_TIME, CLIP_TIME, NOW, SHAPE, cached_dataset, embedding_path, latent_path,
                            set_mtime, tree, write_embedding, write_first_frame, write_latent, write_safetensors)
+from conftest import COGVID_LINT
 from clips import make_clip
 from cogvid_lint import cache_stamp
 from cogvid_lint.cli import main
@@ -470,9 +471,9 @@ def test_cache_files_never_look_like_clips(tmp_path, monkeypatch, layout):
 
 def test_installed_command_stamps_and_checks(data):
     set_mtime(data / "videos" / "a.mp4", NOW)
-    run = subprocess.run(["cogvid-lint", "cache", "stamp", "data"], capture_output=True, text=True)
+    run = subprocess.run([COGVID_LINT, "cache", "stamp", "data"], capture_output=True, text=True)
     assert run.returncode == 0 and "Stamped 1 clip (1 cache entry)" in run.stdout
-    run = subprocess.run(["cogvid-lint", "data", "--select", "CVL3", "--output-format", "json"],
+    run = subprocess.run([COGVID_LINT, "data", "--select", "CVL3", "--output-format", "json"],
                          capture_output=True, text=True)
     assert run.returncode == 1 and run.stderr == ""
     codes = [(d["code"], d["path"]) for d in json.loads(run.stdout)["diagnostics"]]

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import COGVID_LINT
 from clips import make_clip
 
 from cogvid_lint.cli import build_parser
@@ -35,7 +36,7 @@ FLAGS = ["--data-root", "data", "--output-format", "json", "--train-resolution",
 def _cli(cwd: Path, *argv: str) -> subprocess.CompletedProcess:
     env = {**os.environ, PROBE_FN_ENV: "probe_standins:misbehaving",
            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(["cogvid-lint", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([COGVID_LINT, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

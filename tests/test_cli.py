@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 
+from conftest import COGVID_LINT
 from cogvid_lint.cli import main
 
 BAD = {
@@ -150,7 +151,7 @@ def test_concise_format(project, capsys):
 def test_installed_command_runs(project):
     project(**BAD)
     env = {**os.environ, "NO_COLOR": "1"}
-    proc = subprocess.run(["cogvid-lint", "--data-root", "data", "--output-format", "json"],
+    proc = subprocess.run([COGVID_LINT, "--data-root", "data", "--output-format", "json"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["summary"]["error"] >= 1

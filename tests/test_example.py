@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from conftest import COGVID_LINT
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 
@@ -30,7 +31,7 @@ def test_example_shows_every_rule_family():
 
 
 def test_example_full_report_from_the_installed_command():
-    proc = subprocess.run(["cogvid-lint", "examples/demo"], cwd=DEMO.parents[1], capture_output=True, text=True,
+    proc = subprocess.run([COGVID_LINT, "examples/demo"], cwd=DEMO.parents[1], capture_output=True, text=True,
                           env={"PATH": __import__("os").environ["PATH"], "NO_COLOR": "1"})
     assert proc.returncode == 1, proc.stderr
     assert "Findings by rule" in proc.stdout and "finetune/train_ddp_t2v.sh" in proc.stdout

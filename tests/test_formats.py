@@ -17,6 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from conftest import COGVID_LINT
 from cogvid_lint import __version__
 from cogvid_lint.cli import FORMAT_CHOICES, main
 from cogvid_lint.findings import Diagnostic, Location, Severity
@@ -276,13 +277,13 @@ def test_json_lines_are_the_json_diagnostics(fixed_project, capsys):
 
 def test_installed_command_writes_sarif_to_a_file(fixed_project):
     env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY")}
-    proc = subprocess.run(["cogvid-lint", "--output-format", "sarif", "-o", "out.sarif"], cwd=fixed_project,
+    proc = subprocess.run([COGVID_LINT, "--output-format", "sarif", "-o", "out.sarif"], cwd=fixed_project,
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout == "" and "Traceback" not in proc.stderr
     sarif = json.loads((fixed_project / "out.sarif").read_text(encoding="utf-8"))
     assert list(jsonschema.Draft4Validator(sarif_schema()).iter_errors(sarif)) == []
-    proc = subprocess.run(["cogvid-lint", "--output-format", "github"], cwd=fixed_project, env=env,
+    proc = subprocess.run([COGVID_LINT, "--output-format", "github"], cwd=fixed_project, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "::error file=data/videos.txt,line=1,title=cogvid-lint (CVL102)::" in proc.stdout
 

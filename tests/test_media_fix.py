@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COGVID_LINT
 from clips import make_clip  # before decord: see tests/clips.py
 from cogvid_lint.cli import main
 from cogvid_lint.fix.backup import backup_base, list_runs
@@ -145,7 +146,7 @@ def test_undo_restores_byte_identical_and_lists_what_it_restored(tmp_path, monke
     assert probe(data / "videos" / "a.mp4").codec == "h264"
 
     # the installed command, as a user runs it
-    proc = subprocess.run(["cogvid-lint", "undo", "data"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([COGVID_LINT, "undo", "data"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert sorted(proc.stdout.splitlines()) == [f"restored data/videos/{name} (from run {run_id})"
                                                 for name in sorted(originals)]
@@ -368,7 +369,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     import pty
 
     dataset(tmp_path, {"a.mp4": {"width": 64, "height": 48, "frames": 3}, "b.mp4": {"width": 64, "height": 48}})
-    args = ["cogvid-lint", *FIX, "--data-root", "data", "--select", "CVL105", "--train-resolution", "9x48x72"]
+    args = [COGVID_LINT, *FIX, "--data-root", "data", "--select", "CVL105", "--train-resolution", "9x48x72"]
     leader, follower = pty.openpty()
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
     env.pop("NO_COLOR", None)
@@ -427,7 +428,7 @@ def test_the_next_run_settles_a_killed_one(kill_at, note, tmp_path):
     """The fast version of tests/test_media_sigkill.py: one tiny clip, the installed command."""
     data = dataset(tmp_path, {"a.mp4": {"width": 64, "height": 48, "frames": 3}})
     original = (data / "videos" / "a.mp4").read_bytes()
-    args = ["cogvid-lint", *FIX, "--data-root", "data", "--select", "CVL105", "--train-resolution", "9x48x72"]
+    args = [COGVID_LINT, *FIX, "--data-root", "data", "--select", "CVL105", "--train-resolution", "9x48x72"]
     env = {**os.environ, "COGVID_LINT_TEST_KILL_AT": kill_at}
     killed = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert killed.returncode == -9 and (data / "videos" / "a.mp4").read_bytes() == original
@@ -435,5 +436,5 @@ def test_the_next_run_settles_a_killed_one(kill_at, note, tmp_path):
     rerun = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert rerun.returncode == 1 and note in rerun.stdout and "(0 remaining)" in rerun.stdout, rerun.stdout
     assert no_temp_files(data) and probe(data / "videos" / "a.mp4").width == 72
-    assert subprocess.run(["cogvid-lint", "undo", "data"], cwd=tmp_path).returncode == 0
+    assert subprocess.run([COGVID_LINT, "undo", "data"], cwd=tmp_path).returncode == 0
     assert (data / "videos" / "a.mp4").read_bytes() == original

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COGVID_LINT
 from clips import make_clip
 from cogvid_lint.fix.backup import backup_base, list_runs
 from cogvid_lint.fix.transcode import decoded_frames
@@ -52,7 +53,7 @@ def cogvid_lint(cwd: Path, *args: str, kill_at: str | None = None) -> subprocess
     env = {k: v for k, v in os.environ.items() if k != "COGVID_LINT_TEST_KILL_AT"}
     if kill_at:
         env["COGVID_LINT_TEST_KILL_AT"] = kill_at
-    return subprocess.run(["cogvid-lint", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([COGVID_LINT, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def backups(root: Path) -> dict[str, set[str]]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import COGVID_LINT
 from clips import make_clip, make_text, truncate_clip
 
 from cogvid_lint.probe.pool import CHUNK, ProbePool, probe_many
@@ -180,7 +181,7 @@ def test_installed_command_reports_crash_and_hang_as_unreadable(tmp_path):
     _dataset(tmp_path, names)
     env = {**os.environ, PROBE_FN_ENV: "probe_standins:misbehaving", "PYTHONFAULTHANDLER": "1",
            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run(["cogvid-lint", "--data-root", "data", "--output-format", "json", "-j", "2",
+    proc = subprocess.run([COGVID_LINT, "--data-root", "data", "--output-format", "json", "-j", "2",
                            "--probe-timeout", "2", "--select", "CVL101,CVL102"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1 and proc.stderr == "", proc.stderr  # no crash dump, no traceback
@@ -245,7 +246,7 @@ def test_importtime_of_the_code_hook(tmp_path):
 def _run_on_pty(cwd: Path, env: dict, *argv: str) -> str:
     """Run the installed command with stderr on a terminal; return what the terminal got."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen(["cogvid-lint", *argv], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([COGVID_LINT, *argv], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=follower)
     os.close(follower)
     chunks = []
@@ -279,7 +280,7 @@ def test_progress_bar_only_for_long_probes_on_a_terminal_and_never_in_json(tmp_p
     _dataset(small, names[:20])
     (small / "data/videos").symlink_to(tmp_path / "data/videos")
     assert "probing clips" not in _run_on_pty(small, env, *common, "--output-format", "concise")
-    piped = subprocess.run(["cogvid-lint", *common, "--output-format", "concise"], cwd=tmp_path, env=env,
+    piped = subprocess.run([COGVID_LINT, *common, "--output-format", "concise"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=300)
     assert "probing" not in piped.stderr
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import COGVID_LINT
 from cogvid_lint.cli import main
 from cogvid_lint.probe import cache as probe_facts
 from cogvid_lint.probe.cache import probe_version
@@ -222,7 +223,7 @@ def test_two_cogvid_lint_runs_at_once(project):
     root = project(FILES, {**CLIPS, **{f"data/more/{i}.mp4": {"frames": 9 + i} for i in range(12)}})
     (root / "data/videos.txt").write_text(FILES["data/videos.txt"] + "".join(f"more/{i}.mp4\n" for i in range(12)))
     (root / "data/prompts.txt").write_text("".join(f"prompt {i}\n" for i in range(16)))
-    cmd = ["cogvid-lint", "--data-root", "data", "--output-format", "json"]
+    cmd = [COGVID_LINT, "--data-root", "data", "--output-format", "json"]
     procs = [subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]

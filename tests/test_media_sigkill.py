@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -38,15 +39,22 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def data(tmp_path) -> Path:
-    root = tmp_path / "data"
+@pytest.fixture(scope="module")
+def made_data(tmp_path_factory) -> Path:
+    """The dataset, encoded once for the module (encoding the clips is most of a test's time)."""
+    root = tmp_path_factory.mktemp("made") / "data"
     (root / "videos").mkdir(parents=True)
     for number, name in enumerate(CLIPS):
         make_clip(root / "videos" / name, width=640, height=360, frames=FRAMES, fps=8, marker=(8 * number, 8, 16))
     (root / "videos.txt").write_text("".join(f"videos/{name}\n" for name in CLIPS))
     (root / "prompts.txt").write_text("".join(f"clip {name}\n" for name in CLIPS))
     return root
+
+
+@pytest.fixture
+def data(made_data, tmp_path) -> Path:
+    """A fresh copy of the dataset for each test: the runs rewrite, back up and undo its clips."""
+    return Path(shutil.copytree(made_data, tmp_path / "data"))
 
 
 def cogvid_lint(cwd: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:

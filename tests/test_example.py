@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from conftest import COGVID_LINT
+
+from cogvid_lint.remembered import ENV_VAR
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 
@@ -32,7 +35,8 @@ def test_example_shows_every_rule_family():
 
 def test_example_full_report_from_the_installed_command():
     proc = subprocess.run([COGVID_LINT, "examples/demo"], cwd=DEMO.parents[1], capture_output=True, text=True,
-                          env={"PATH": __import__("os").environ["PATH"], "NO_COLOR": "1"})
+                          env={"PATH": os.environ["PATH"], "NO_COLOR": "1",
+                               ENV_VAR: os.environ[ENV_VAR]})  # the session's user cache, not ~/.cache
     assert proc.returncode == 1, proc.stderr
     assert "Findings by rule" in proc.stdout and "finetune/train_ddp_t2v.sh" in proc.stdout
     assert "Traceback" not in proc.stderr

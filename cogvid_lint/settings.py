@@ -12,7 +12,7 @@ from glob import escape as glob_escape
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from cogvid_lint import defaults
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry, FileConfig, RuleOverride, find_config, read_config
@@ -47,6 +47,32 @@ class CliOptions:
     extra: Mapping[str, Any] = field(default_factory=dict)  # jobs, cache_dir, ... when given
 
 
+class Source(NamedTuple):
+    """Where a setting came from: a file (and its line, when known), or `what` alone
+    ("command line", "default", "found under data")."""
+
+    what: str
+    file: Path | None = None
+    line: int | None = None
+
+    @classmethod
+    def in_file(cls, file: Path, line: int | None = None) -> Source:
+        return cls("file", Path(file), line)
+
+    def shown(self, relpath: Callable[[Path], str] = str) -> str:
+        """`file:line`, `file`, or what it is; `relpath` shortens the file's path."""
+        if self.file is None:
+            return self.what
+        return f"{relpath(self.file)}:{self.line}" if self.line else relpath(self.file)
+
+    def __str__(self) -> str:
+        return self.shown()
+
+
+DEFAULT = Source("default")
+COMMAND_LINE = Source("command line")
+
+
 @dataclass(frozen=True)
 class Options:
     """How a run works, not what it checks: CLI > config file > these defaults."""
@@ -73,7 +99,7 @@ class DatasetSettings:
     train_resolution: Resolution | None
     purpose: str
     id_token: str | None
-    sources: Mapping[str, str]
+    sources: Mapping[str, Source]
 
     # cached: the settings are frozen, and every video rule asks once per clip
     @cached_property
@@ -103,7 +129,7 @@ class Settings:
     fail_on: Severity
     paths: tuple[Path, ...]
     options: Options
-    sources: Mapping[str, str]  # option key -> where it came from
+    sources: Mapping[str, Source]  # option key -> where it came from
     # What the datasets are resolved from (cogvid_lint.discover.datasets): the command line's
     # dataset keys and data roots, the config file's, and the folder relative paths start at.
     cli: CliOptions = field(default_factory=CliOptions, repr=False)
@@ -138,12 +164,12 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     if errors:
         raise ConfigError(list(dict.fromkeys(errors)))
 
-    sources = {}
-    where = str(config_file) if config_file else "default"
+    sources: dict[str, Source] = {}
+    where = Source.in_file(config_file) if config_file else DEFAULT
     options = {}
     for key in OPTION_KEYS:
         if cli.extra.get(key) is not None:
-            options[key], sources[key] = cli.extra[key], "command line"
+            options[key], sources[key] = cli.extra[key], COMMAND_LINE
         elif getattr(config, key, None) is not None:  # no_cache: command line only
             options[key], sources[key] = getattr(config, key), where
     if options.get("cache_dir") and config_dir and "cache_dir" not in cli.extra:

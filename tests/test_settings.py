@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cogvid_lint.discover.launch import read_launch_script
 from cogvid_lint.discover.datasets import resolve_datasets
-from cogvid_lint.settings import CliOptions, resolve_settings
+from cogvid_lint.settings import COMMAND_LINE, DEFAULT, CliOptions, Source, resolve_settings
 
 SCRIPT = """#!/bin/bash
 ROOT=/data/runs
@@ -59,11 +59,13 @@ def test_precedence_cli_over_config_over_script_over_default(tmp_path):
     settings = resolve_settings(CliOptions(paths=(str(tmp_path),), dataset={"purpose": "style"}), cwd=tmp_path)
     (ds,) = resolve_datasets(settings)
     assert ds.data_root == tmp_path / "data"
-    assert (ds.purpose, ds.sources["purpose"]) == ("style", "command line")
-    assert (ds.model, ds.sources["model"]) == ("cogvideox1.5-i2v", str(tmp_path / "cogvid-lint.yaml"))
-    assert str(ds.train_resolution) == "49x480x720" and ds.sources["train_resolution"].endswith("train.sh:1")
+    assert (ds.purpose, ds.sources["purpose"]) == ("style", COMMAND_LINE)
+    assert (ds.model, ds.sources["model"]) == ("cogvideox1.5-i2v", Source.in_file(tmp_path / "cogvid-lint.yaml"))
+    assert str(ds.train_resolution) == "49x480x720"
+    assert (ds.sources["train_resolution"].file.name, ds.sources["train_resolution"].line) == ("train.sh", 1)
+    assert str(ds.sources["train_resolution"]).endswith("train.sh:1")
     assert ds.caption_column == "prompt.txt"
-    assert (ds.id_token, ds.sources["id_token"]) == (None, "default")
+    assert (ds.id_token, ds.sources["id_token"]) == (None, DEFAULT)
 
 
 def test_pyproject_table_is_a_config(tmp_path):

@@ -17,18 +17,13 @@ from cogvid_lint.cache_layout import first_frames_dir
 from cogvid_lint.registry import RuleContext, check
 from cogvid_lint.fsutil import is_inside
 
-_FILE_LINE = re.compile(r"^(.*):(\d+)$")
-
-
 def setting_location(dataset: Dataset, key: str) -> Location:
-    source = dataset.settings.sources.get(key, "default")
-    match = _FILE_LINE.match(source)
-    if match and Path(match.group(1)).is_file():
-        return Location(Path(match.group(1)), int(match.group(2)))
-    path = Path(source)
-    if source not in ("default", "command line") and path.is_file():
-        return Location(path, _key_line(path, key))
-    return Location(dataset.root)
+    """Where the setting `key` was written: its file and line (a config file's line is
+    looked up by the key's name), else the data root."""
+    source = dataset.settings.sources.get(key)
+    if source is None or source.file is None or not source.file.is_file():
+        return Location(dataset.root)
+    return Location(source.file, source.line or _key_line(source.file, key))
 
 
 def _key_line(path: Path, key: str) -> int | None:
@@ -40,10 +35,6 @@ def _key_line(path: Path, key: str) -> int | None:
     except OSError:
         return None
     return None
-
-
-def _source(dataset: Dataset, key: str) -> str:
-    return dataset.settings.sources.get(key, "default")
 
 
 @check("training.unknown_model", args=("model", "known", "suggestion"))

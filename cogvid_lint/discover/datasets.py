@@ -14,7 +14,7 @@ from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry
 from cogvid_lint.discover.launch import LaunchSettings, find_launch_scripts, read_launch_script, resolve_data_root
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.models import parse_resolution
-from cogvid_lint.settings import DATASET_DEFAULTS, DatasetSettings, Settings, absolute
+from cogvid_lint.settings import COMMAND_LINE, DATASET_DEFAULTS, DEFAULT, DatasetSettings, Settings, Source, absolute
 
 
 def resolve_datasets(settings: Settings) -> tuple[DatasetSettings, ...]:
@@ -31,10 +31,10 @@ def resolve_datasets(settings: Settings) -> tuple[DatasetSettings, ...]:
 
 def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors) -> list[DatasetSettings]:
     """One DatasetSettings per data root, each key from the highest-precedence source."""
-    where = str(config_file) if config_file else ""
-    roots: list[tuple[Path, str, Mapping[str, Any]]] = []  # (root, source, per-dataset config)
+    where = Source.in_file(config_file) if config_file else DEFAULT
+    roots: list[tuple[Path, Source, Mapping[str, Any]]] = []  # (root, source, per-dataset config)
     if cli.data_roots:
-        roots = [(absolute(r, cwd), "command line", {}) for r in cli.data_roots]
+        roots = [(absolute(r, cwd), COMMAND_LINE, {}) for r in cli.data_roots]
     elif config.data_root is not None:
         entries = config.data_root if isinstance(config.data_root, list) else [config.data_root]
         for entry in entries:
@@ -46,7 +46,7 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
     elif launch:
         roots = [(path, ls.source("data_root"), {}) for path, ls in launch.items()]
     else:
-        roots = [(path, "found under " + str(path.parent), {}) for path in _find_dataset_dirs(paths)]
+        roots = [(path, Source(f"found under {path.parent}"), {}) for path in _find_dataset_dirs(paths)]
 
     result = []
     seen = set()
@@ -59,7 +59,7 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
         sources = {"data_root": root_source}
         for key in DATASET_KEYS:
             if cli.dataset.get(key) is not None:
-                values[key], sources[key] = cli.dataset[key], "command line"
+                values[key], sources[key] = cli.dataset[key], COMMAND_LINE
             elif per.get(key) is not None:
                 values[key], sources[key] = per[key], where
             elif getattr(config, key) is not None:
@@ -67,7 +67,7 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
             elif script is not None and key in script.values:
                 values[key], sources[key] = script.values[key], script.source(key)
             else:
-                values[key], sources[key] = DATASET_DEFAULTS[key], "default"
+                values[key], sources[key] = DATASET_DEFAULTS[key], DEFAULT
         resolution = None
         if values["train_resolution"] is not None:
             try:

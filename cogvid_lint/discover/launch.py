@@ -13,6 +13,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cogvid_lint.settings import Source
+
 FLAG_TO_KEY = {
     "--data_root": "data_root",
     "--train_resolution": "train_resolution",
@@ -34,8 +36,8 @@ class LaunchSettings:
     values: dict[str, str] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)  # key -> 1-based line in the script
 
-    def source(self, key: str) -> str:
-        return f"{self.script}:{self.lines.get(key, 1)}"
+    def source(self, key: str) -> Source:
+        return Source.in_file(self.script, self.lines.get(key, 1))
 
 
 def find_launch_scripts(root: Path, max_depth: int = 4) -> list[Path]:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cogvid_lint.report.result import RunResult
+from cogvid_lint.settings import DEFAULT
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -88,19 +89,10 @@ def _settings(console: Console, result: RunResult) -> None:
             if getattr(ds, column):
                 rows.append((column, getattr(ds, column)))
         for key, value in rows:
-            source = ds.sources.get(key, "default")
+            source = ds.sources.get(key, DEFAULT).shown(result.relpath)
             if key == "train_resolution" and ds.train_resolution is None:
                 source = f"default for {ds.model}"
-            table.add_row(name, key, escape(str(value)), escape(_short_source(result, source)))
+            table.add_row(name, key, escape(str(value)), escape(source))
             name = ""
     console.print(table)
     console.print()
-
-
-def _short_source(result: RunResult, source: str) -> str:
-    path, sep, line = source.rpartition(":")
-    if sep and line.isdigit():
-        return f"{result.relpath(path)}:{line}"
-    if source.startswith("/"):
-        return result.relpath(source)
-    return source

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 from unprivileged import permission_prefix
 
+from conftest import COGVID_LINT
+
 from cogvid_lint.store import DB_NAME
 from cogvid_lint.cli import main
 
@@ -237,7 +239,7 @@ def test_chmod_000_unchanged_files_warm_run_is_the_same(proj, capsys):
     prefix = permission_prefix()
 
     def run(*extra: str) -> str:
-        command = [shutil.which("cogvid-lint") or "cogvid-lint"]  # the installed command
+        command = [COGVID_LINT]  # the installed command
         proc = subprocess.run([*prefix, *command, "check", ".", "--select", "CVL4",
                                "--output-format", "json", "--exit-zero", *extra], cwd=proj, capture_output=True,
                               text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})

@@ -68,7 +68,11 @@ class CacheScan:
 
 
 def _scan(dataset: Dataset, ctx: RuleContext) -> CacheScan:
-    return ctx.project.memo(f"cache-scan:{dataset.root}", lambda: CacheScan.build(dataset))
+    return ctx.project.derive(_build_scan, dataset)
+
+
+def _build_scan(project, dataset: Dataset) -> CacheScan:
+    return CacheScan.build(dataset)
 
 
 def _inside(path: Path, root: Path) -> bool:

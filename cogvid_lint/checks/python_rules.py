@@ -75,7 +75,7 @@ class _Source:
 
 def _source(project, file) -> _Source | None:
     """Read and parse a file for its fixes (once per run: only files with findings get here)."""
-    cache: dict[Path, _Source | None] = project.memo("python.sources", dict)
+    cache: dict[Path, _Source | None] = project.derive(_parsed_sources)
     if file.path not in cache:
         cache[file.path] = None
         try:
@@ -113,19 +113,18 @@ def _rel(path: Path, root: Path) -> str:
         return Path(path).as_posix()
 
 
+def _parsed_sources(project) -> dict:
+    return {}
+
+
 def _walked(ctx: RuleContext) -> frozenset[Path]:
-    """The files CVL403's walk reads, with CVL403's configured parameters (asked per file:
-    memoised per run, as the settings are)."""
-
-    def build() -> frozenset[Path]:
-        overrides = getattr(ctx.settings, "rule_overrides", None) or {}
-        override = overrides.get("CVL403") or overrides.get("transitive-decord-before-torch")
-        params = dict(getattr(override, "params", None)
-                      or (override.get("params", {}) if isinstance(override, dict) else {}))
-        return walk_entries(ctx.project, _list_param(params, "torch_modules"),
-                            _list_param(params, "entry_points")).read
-
-    return ctx.project.memo("python.walked", build)
+    """The files CVL403's walk reads, with CVL403's configured parameters (the walk itself is
+    derived once per run and parameters)."""
+    overrides = getattr(ctx.settings, "rule_overrides", None) or {}
+    override = overrides.get("CVL403") or overrides.get("transitive-decord-before-torch")
+    params = dict(getattr(override, "params", None)
+                  or (override.get("params", {}) if isinstance(override, dict) else {}))
+    return walk_entries(ctx.project, _list_param(params, "torch_modules"), _list_param(params, "entry_points")).read
 
 
 @check("python.syntax_error", args=("error",))
@@ -188,7 +187,7 @@ def unguarded_decord_import(file, ctx: RuleContext) -> Iterator[Finding]:
     if model is None or not model.utf8 or model.comments is None:
         return
     project = ctx.project
-    sorters = project.memo("python.sorters", lambda: detect_sorters(Path(os.path.abspath(project.root))))
+    sorters = project.derive(_sorters)
     rel = _rel(file.path, project.root)
     active = [s for s in sorters if s.applies_to(rel)]
     if not active:
@@ -231,3 +230,7 @@ def transitive_decord_before_torch(file, ctx: RuleContext) -> Iterator[Finding]:
                   "statement": chain.decord},
             fingerprint=f"CVL403:{_rel(chain.steps[-1][0], project.root)}:{chain.decord}",
         )
+
+
+def _sorters(project) -> tuple:
+    return detect_sorters(Path(os.path.abspath(project.root)))

@@ -6,9 +6,10 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Hashable, TypeVar
 
 UNKNOWN: Any = object()  # Clip.stat not taken yet
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from cogvid_lint.probe.info import VideoInfo
@@ -98,7 +99,7 @@ def path_stem(path: str) -> str:
     return name[:i] if 0 < i < len(name) - 1 else name
 
 
-@dataclass
+@dataclass(eq=False)  # one dataset of one run: compared and hashed by identity
 class Dataset:
     root: Path
     settings: "DatasetSettings"
@@ -126,17 +127,20 @@ class PythonFile:
         return self.path.read_bytes()
 
 
-@dataclass
+@dataclass(eq=False)
 class Project:
     root: Path
     settings: "Settings"
     datasets: list[Dataset] = field(default_factory=list)
     python_files: list[PythonFile] = field(default_factory=list)
     store: "Store | None" = None  # cogvid-lint's own store, for facts derived from files
-    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _derived: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
-    def memo(self, key: str, factory: Callable[[], Any]) -> Any:
-        """Per-run memo for facts several checks share (import graph, sorter config)."""
-        if key not in self._memo:
-            self._memo[key] = factory()
-        return self._memo[key]
+    def derive(self, fn: Callable[..., T], *args: Hashable) -> T:
+        """`fn(self, *args)`, computed once per run: facts of the project that several checks
+        share (the import graph, the sorters, a latent-cache scan). The function and its
+        arguments are the key."""
+        key = (fn, *args)
+        if key not in self._derived:
+            self._derived[key] = fn(self, *args)
+        return self._derived[key]

@@ -138,6 +138,6 @@ class FactStore:
 
 
 def facts_of(project: "Project") -> FactStore:
-    return project.memo("python.facts", lambda: FactStore(project))
+    return project.derive(FactStore)
 
 

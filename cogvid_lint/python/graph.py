@@ -45,35 +45,35 @@ def _last_name(path: Path) -> str:
 def may_reach_decord(project: "Project") -> frozenset[Path]:
     """Files that mention decord, or whose imports may reach (directly or through other
     first-party modules) one that does. A file can only import a module whose last name
-    its import statements spell out, so this needs no parsing."""
+    its import statements spell out, so this needs no parsing. Derived once per run."""
+    return project.derive(_may_reach_decord)
 
-    def build() -> frozenset[Path]:
-        store = facts_of(project)
-        files = list(project.python_files)
-        reach = {f.path for f in files if (store.facts.get(f.path) or _NONE).decord}
-        if not reach:
-            return frozenset()
-        tops: set[str] = set()
-        for f in files:
-            tops.update(Path(os.path.abspath(f.path)).parts[:-1])
-            tops.add(_last_name(f.path))
-        top_set = frozenset(tops)
-        words = {f.path: import_words(store.groups(f), top_set) for f in files if f.path not in reach}
-        store.flush()
-        names = {_last_name(p) for p in reach}
-        seen = set(names)
-        while names and words:
-            new = [path for path, w in words.items() if not w.isdisjoint(names)]
-            if not new:
-                break
-            reach.update(new)
-            for path in new:
-                del words[path]
-            names = {_last_name(p) for p in new} - seen
-            seen |= names
-        return frozenset(reach)
 
-    return project.memo("python.may_reach_decord", build)
+def _may_reach_decord(project: "Project") -> frozenset[Path]:
+    store = facts_of(project)
+    files = list(project.python_files)
+    reach = {f.path for f in files if (store.facts.get(f.path) or _NONE).decord}
+    if not reach:
+        return frozenset()
+    tops: set[str] = set()
+    for f in files:
+        tops.update(Path(os.path.abspath(f.path)).parts[:-1])
+        tops.add(_last_name(f.path))
+    top_set = frozenset(tops)
+    words = {f.path: import_words(store.groups(f), top_set) for f in files if f.path not in reach}
+    store.flush()
+    names = {_last_name(p) for p in reach}
+    seen = set(names)
+    while names and words:
+        new = [path for path, w in words.items() if not w.isdisjoint(names)]
+        if not new:
+            break
+        reach.update(new)
+        for path in new:
+            del words[path]
+        names = {_last_name(p) for p in new} - seen
+        seen |= names
+    return frozenset(reach)
 
 
 class _NoFacts:
@@ -261,15 +261,14 @@ class Walk:
 
 def walk_entries(project: "Project", torch_modules: Iterable[str] = (), entry_points: Iterable[str] = ()) -> Walk:
     """Follow every entry script (memoised per run and parameters)."""
-    tm, ep = tuple(torch_modules), tuple(entry_points)
+    return project.derive(_walk, tuple(torch_modules), tuple(entry_points))
 
-    def build() -> Walk:
-        graph = ImportGraph(project, tm, ep)
-        chains = tuple(graph.chains())
-        graph.store.flush()  # the parses this walk needed, for the next run
-        return Walk(chains, frozenset(graph.read))
 
-    return project.memo(f"python.graph:{tm!r}:{ep!r}", build)
+def _walk(project: "Project", tm: tuple[str, ...], ep: tuple[str, ...]) -> Walk:
+    graph = ImportGraph(project, tm, ep)
+    chains = tuple(graph.chains())
+    graph.store.flush()  # the parses this walk needed, for the next run
+    return Walk(chains, frozenset(graph.read))
 
 
 def import_graph(project: "Project", torch_modules: Iterable[str] = (), entry_points: Iterable[str] = ()) -> list[Chain]:

@@ -115,3 +115,41 @@ def test_clip_with_huge_poc_cycle_is_a_finding_within_its_timeout(tmp_path):
     found = json.loads(proc.stdout)["diagnostics"]
     assert [d["code"] for d in found] == ["CVL101"]
     assert "unknown pixel format" in found[0]["message"], found[0]["message"]  # FFmpeg refuses the SPS too
+
+
+# --- 5 and 12. hostile safetensors headers: that file's corrupt-cache finding, bounded --
+
+def _cache_lint(root: Path) -> list[dict]:
+    proc = _lint(root, "--data-root", "data", "--select", "CVL3", "--output-format", "json", timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    return json.loads(proc.stdout)["diagnostics"]
+
+
+@pytest.mark.parametrize("header, says", [
+    ("[" * 993 + "]" * 993, "nested too deeply"),
+    ('{"encoded_video": {"dtype": "F16", "shape": [1], "data_offsets": [0, ' + "9" * 4301 + "]}}", "digit"),
+    ('{"encoded_video": {"dtype": "F16", "shape": [1], "data_offsets": [0, ' + "9" * 4000 + "]}}", "2^64"),
+])
+def test_hostile_safetensors_header_is_that_files_finding(tmp_path, header, says):
+    from cache_factory import cached_dataset, latent_path
+    from fuzz.seeds import header_file
+
+    data = cached_dataset(tmp_path / "data")
+    bad = latent_path(data, "a")
+    bad.write_bytes(header_file(header))
+    found = _cache_lint(tmp_path)
+    assert [(d["code"], Path(d["path"]).name) for d in found] == [("CVL303", "a.safetensors")]
+    assert says in found[0]["message"] and len(found[0]["message"]) < 1000, found[0]["message"][:300]
+
+
+def test_many_tensor_names_are_listed_briefly(tmp_path):
+    import numpy as np
+    from cache_factory import cached_dataset, latent_path
+    from fuzz.seeds import safetensors_bytes
+
+    data = cached_dataset(tmp_path / "data")
+    latent_path(data, "a").write_bytes(safetensors_bytes({f"t{i:05d}": np.zeros(1, np.uint8) for i in range(20_000)}))
+    found = _cache_lint(tmp_path)
+    assert [d["code"] for d in found] == ["CVL303"]
+    message = found[0]["message"]
+    assert "t00000, t00001" in message and "(20000 in all)" in message and len(message) < 1000

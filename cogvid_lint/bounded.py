@@ -9,8 +9,8 @@ value echoed in a message (a parameter, a list of tensors) is shortened first.
 
 from __future__ import annotations
 
-import reprlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,13 @@ MAX_ECHO = 200  # characters of one value shown in a message
 
 class BadDocument(ValueError):
     """The document cannot be used; the message says why, without the file's name."""
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """Stands for a document that could not be used (remembered like a value would be)."""
+
+    reason: str
 
 
 def read_text(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> str:
@@ -139,6 +146,8 @@ def short(value: Any, limit: int = MAX_ECHO) -> str:
     billion-leaf list is not walked, a 4,000-digit integer not converted)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
         return f"<an integer of {value.bit_length()} bits>"
+    import reprlib
+
     r = reprlib.Repr()
     r.maxlevel, r.maxstring, r.maxother = 3, limit, limit
     r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = 10
@@ -146,15 +155,19 @@ def short(value: Any, limit: int = MAX_ECHO) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
 def echo(value: Any, limit: int = 4 * MAX_ECHO) -> Any:
-    """`value` as a message template may show it: numbers and short strings as they are
-    (format specs still apply), anything else shortened to a string."""
+    """`value` as a message template may show it: a long string cut, a collection or a
+    huge integer shortened to a string (never walked whole), anything else as it is (its
+    format spec still applies)."""
     kind = type(value)
     if kind is str:
         return value if len(value) <= limit else value[:limit - 3] + "..."
-    if kind is float or kind is bool or value is None or (kind is int and value.bit_length() <= 256):
-        return value
-    return short(value, limit)
+    if kind is int:
+        return value if value.bit_length() <= 256 else short(value, limit)
+    return short(value, limit) if isinstance(value, _CONTAINERS) else value
 
 
 def few(names: list[str], shown: int = 10) -> str:

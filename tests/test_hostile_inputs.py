@@ -153,3 +153,132 @@ def test_many_tensor_names_are_listed_briefly(tmp_path):
     assert [d["code"] for d in found] == ["CVL303"]
     message = found[0]["message"]
     assert "t00000, t00001" in message and "(20000 in all)" in message and len(message) < 1000
+
+
+# --- 6, 7, 12. hostile configs: one line naming the file; foreign files: a warning ----
+
+DEEP_YAML = "[" * 1000 + "]" * 1000
+DEEP_TOML = "[" * 500 + "]" * 500
+LONG_INT = "9" * 5000
+BOMB = "\n".join(["rules:", "  CVL102:", "    params:", '      a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+                 + [f"      {chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+                    f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]" for i in range(8)]) + "\n"
+RULE = ("code: TEAM001\nname: deep\ntarget: video\nseverity: warning\nwhen:\n  - {{field: frames, op: '>', value: {}}}\n"
+        "message: m\nsummary: s\ndocs: {{what: w, why: y, example: e, fix: f}}\n")
+
+
+@pytest.mark.parametrize("files, named, says", [
+    ({"cogvid-lint.yaml": f"data-root: {DEEP_YAML}\n"}, "cogvid-lint.yaml", "nest"),  # libyaml's own limit, or ours
+    ({"cogvid-lint.yaml": "data-root: " + "[" * 100 + "]" * 100 + "\n"}, "cogvid-lint.yaml", "nested deeper than 64"),
+    ({"cogvid-lint.yaml": f"jobs: {LONG_INT}\n"}, "cogvid-lint.yaml", "digits"),
+    ({"cogvid-lint.yaml": BOMB}, "cogvid-lint.yaml", "once its aliases are expanded"),
+    ({"cogvid-lint.yaml": "id-token: " + "a" * (50 << 20) + "\n"}, "cogvid-lint.yaml", "larger than"),
+    ({"pyproject.toml": f"[tool.cogvid-lint]\nexclude = {DEEP_TOML}\n"}, "pyproject.toml", "nested too deeply"),
+    ({"pyproject.toml": f"[tool.cogvid-lint]\njobs = {LONG_INT}\n"}, "pyproject.toml", "digits"),
+    ({"pyproject.toml": "[tool.cogvid-lint]\n" + "".join(f"[tool.cogvid-lint.x{'.y' * i}]\n" for i in range(100))},
+     "pyproject.toml", "nested deeper than"),
+    ({"cogvid-lint.yaml": "rules-dir: r\n", "r/deep.yaml": RULE.format(DEEP_YAML)}, "deep.yaml", "nest"),
+    ({"cogvid-lint.yaml": "rules-dir: r\n", "r/int.yaml": RULE.format(LONG_INT)}, "int.yaml", "digits"),
+])
+def test_hostile_config_is_one_line_naming_the_file(tmp_path, files, named, says):
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "data").mkdir()
+    proc = _lint(tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stdout[-500:]
+    lines = proc.stderr.strip().splitlines()
+    assert lines and all(line.startswith("cogvid-lint: error: ") and len(line) < 1000 for line in lines), lines
+    assert any(named in line and says in line for line in lines), lines
+
+
+@pytest.mark.parametrize("files", [
+    {"pyproject.toml": f"[tool.black]\nx = {DEEP_TOML}\n"},
+    {"pyproject.toml": f"[tool.black]\nline-length = {LONG_INT}\n"},
+    {"pyproject.toml": "tool = 1\n"},
+    {".pre-commit-config.yaml": f"repos: {DEEP_YAML}\n"},
+    {".pre-commit-config.yaml": BOMB.replace("rules:", "repos:")},
+])
+def test_hostile_foreign_file_is_a_warning_and_ignored(tmp_path, files):
+    for rel, text in files.items():
+        (tmp_path / rel).write_text(text)
+    (tmp_path / "mod.py").write_text("import decord\nimport torch\n")
+    (tmp_path / ".git").mkdir()
+    proc = _lint(tmp_path, "mod.py", "--select", "CVL4", "--output-format", "json", timeout=60)
+    assert proc.returncode == 1, proc.stderr  # the run went on: decord above torch is found
+    assert [d["code"] for d in json.loads(proc.stdout)["diagnostics"]] == ["CVL401"]
+    if "tool = 1" not in next(iter(files.values())):
+        name = next(iter(files))
+        assert any(line.startswith("cogvid-lint: warning: ") and name in line and "ignored" in line
+                   for line in proc.stderr.splitlines()), proc.stderr
+
+
+def _shared_bomb(levels: int = 9, width: int = 10) -> list:
+    """What an alias bomb loads to: `width ** levels` leaves sharing a few lists."""
+    value: list = ["lol"] * width
+    for _ in range(levels - 1):
+        value = [value] * width
+    return value
+
+
+def test_rendering_a_huge_list_parameter_is_bounded():
+    from cogvid_lint.bounded import short
+    from cogvid_lint.engine import render
+
+    bomb = _shared_bomb()
+    message = render("min {x} frames, {n} digits, at {p}", {"x": bomb, "n": 10**4000, "p": "p" * 10**6})
+    assert message.startswith("min [[[") and len(message) < 2000
+    assert len(short(bomb)) <= 200 and len(short(10**4000)) < 100
+
+
+def test_alias_bomb_is_refused_before_it_is_built():
+    from cogvid_lint.bounded import MAX_NODES, BadDocument, load_yaml
+
+    with pytest.raises(BadDocument, match="aliases"):
+        load_yaml(BOMB)
+    assert load_yaml(BOMB.split("\n      c:")[0] + "\n")["rules"]["CVL102"]["params"]["b"][0] == ["lol"] * 9
+    fine = "x: &a [" + ", ".join(["1"] * 100) + "]\n" + "".join(f"y{i}: *a\n" for i in range(MAX_NODES // 200))
+    assert len(load_yaml(fine)) == 1 + MAX_NODES // 200  # aliases a real config might use still load
+
+
+# --- 8. `matches`: linear-time patterns; overrides validated like defaults -------------
+
+USER_RULE = ("code: TEAM010\nname: odd-name\ntarget: video\nseverity: warning\n"
+             "when:\n  - {{field: path, op: matches, param: pattern}}\n"
+             "params:\n  pattern: {{type: str, default: '{}'}}\n"
+             "message: 'odd name'\nsummary: s\ndocs: {{what: w, why: y, example: e, fix: f}}\n")
+
+
+def _rule_project(tmp_path: Path, default: str, override: str | None = None) -> Path:
+    config = "data-root: data\nrules-dir: team\n"
+    if override is not None:
+        config += f"rules:\n  TEAM010: {{params: {{pattern: '{override}'}}}}\n"
+    (tmp_path / "cogvid-lint.yaml").write_text(config)
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "odd.yaml").write_text(USER_RULE.format(default))
+    (tmp_path / "data" / "v").mkdir(parents=True)
+    make_clip(tmp_path / "data" / "v" / ("a" * 40 + ".mp4"), frames=3)
+    (tmp_path / "data" / "videos.txt").write_text("v/" + "a" * 40 + ".mp4\n")
+    (tmp_path / "data" / "prompts.txt").write_text("a caption\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("pattern", ["((a)+)+X", "(?:(?:a)+)+X", "a*" * 10 + "X"])
+def test_backtracking_patterns_run_in_linear_time(tmp_path, pattern):
+    _rule_project(tmp_path, pattern)
+    proc = _lint(tmp_path, "--select", "TEAM010", "--output-format", "json", timeout=60)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["diagnostics"] == [], proc.stderr
+    hit = pattern.replace("X", r"\.mp4")  # the same shape, matching: the rule does fire
+    (tmp_path / "team" / "odd.yaml").write_text(USER_RULE.format(hit))
+    proc = _lint(tmp_path, "--select", "TEAM010", "--output-format", "json", timeout=60)
+    assert [d["code"] for d in json.loads(proc.stdout)["diagnostics"]] == ["TEAM010"], proc.stderr
+
+
+@pytest.mark.parametrize("override, says", [(r"(a)\1", "RE2 syntax"), ("x" * 300, "longer than")])
+def test_refused_pattern_override_is_a_config_error(tmp_path, override, says):
+    _rule_project(tmp_path, "zzz", override)
+    proc = _lint(tmp_path, "--select", "TEAM010", timeout=60)
+    assert proc.returncode == 2, proc.stdout
+    line, = proc.stderr.strip().splitlines()
+    assert line.startswith("cogvid-lint: error: ") and "cogvid-lint.yaml" in line
+    assert "TEAM010" in line and "'params.pattern'" in line and says in line, line

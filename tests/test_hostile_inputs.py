@@ -282,3 +282,25 @@ def test_refused_pattern_override_is_a_config_error(tmp_path, override, says):
     line, = proc.stderr.strip().splitlines()
     assert line.startswith("cogvid-lint: error: ") and "cogvid-lint.yaml" in line
     assert "TEAM010" in line and "'params.pattern'" in line and says in line, line
+
+
+# --- 9. control characters in a listed path never reach the terminal raw --------------
+
+@pytest.mark.parametrize("fmt", ["full", "concise", "github"])
+def test_control_characters_in_a_listed_path_are_escaped(tmp_path, fmt):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "videos.txt").write_bytes(b"videos/\x1b[31mred\x1b[0m.mp4\nvideos/\x1b]0;pwned\x07.mp4\n"
+                                      b"videos/\xe2\x80\xaeevil.mp4\n")
+    (data / "prompts.txt").write_text("a\nb\nc\n")
+    summary = tmp_path / "summary.md"
+    proc = _lint(tmp_path, "--data-root", "data", "--select", "CVL0", "--output-format", fmt)
+    assert proc.returncode == 1, proc.stderr
+    env = {**os.environ, "NO_COLOR": "1", "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    shown = proc.stdout
+    if fmt == "github":  # and the job summary the github format writes
+        shown += subprocess.run([sys.executable, "-m", "cogvid_lint", "--data-root", "data", "--select", "CVL0"],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env).stdout
+        shown += summary.read_text()
+    assert not any(ch in shown for ch in "\x1b\x07\u202e"), repr(shown[:400])
+    assert "\\x1b[31mred\\x1b[0m.mp4" in shown and "\\x1b]0;pwned\\x07.mp4" in shown and "\\u202eevil" in shown

@@ -304,3 +304,36 @@ def test_control_characters_in_a_listed_path_are_escaped(tmp_path, fmt):
         shown += summary.read_text()
     assert not any(ch in shown for ch in "\x1b\x07\u202e"), repr(shown[:400])
     assert "\\x1b[31mred\\x1b[0m.mp4" in shown and "\\x1b]0;pwned\\x07.mp4" in shown and "\\u202eevil" in shown
+
+
+# --- 12. the mp4 box walker: work capped per file, not per list ------------------------
+
+def _boxes(kind: bytes, payload: bytes) -> bytes:
+    import struct
+
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def test_box_walk_is_capped_per_file(tmp_path):
+    from cogvid_lint.probe import mp4box
+
+    # 8 MB: a moov of 1,000 traks of 1,000 empty 8-byte boxes each (10x the cap, in lists
+    # each under it)
+    trak = _boxes(b"trak", _boxes(b"free", b"") * 1000)
+    data = _boxes(b"ftyp", b"isom\0\0\0\0") + _boxes(b"moov", trak * 1000)
+    path = tmp_path / "boxes.mp4"
+    path.write_bytes(data)
+    src = mp4box._Source(str(path), data, len(data))
+    with pytest.raises(ValueError, match="too many boxes"):
+        list(mp4box._moov_rotations(src, 24, len(data)))
+    assert src.boxes == mp4box._MAX_BOXES + 1
+    layout = mp4box.read_layout(str(path), data[:mp4box.HEAD_BYTES], len(data))  # never raises
+    assert layout.is_bmff and layout.has_moov
+
+
+def test_box_walk_of_a_real_clip_is_unchanged(tmp_path):
+    from cogvid_lint.probe import mp4box
+
+    path = make_clip(tmp_path / "r.mp4", frames=3, rotation=90, width=64, height=32)
+    layout = mp4box.read_layout(str(path))
+    assert (layout.is_bmff, layout.has_moov, layout.overruns_eof, layout.track_rotations) == (True, True, False, [90])

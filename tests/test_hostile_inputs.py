@@ -337,3 +337,13 @@ def test_box_walk_of_a_real_clip_is_unchanged(tmp_path):
     path = make_clip(tmp_path / "r.mp4", frames=3, rotation=90, width=64, height=32)
     layout = mp4box.read_layout(str(path))
     assert (layout.is_bmff, layout.has_moov, layout.overruns_eof, layout.track_rotations) == (True, True, False, [90])
+
+
+def test_self_doubling_launch_variable_stays_bounded(tmp_path):
+    # found by the launch-script fuzz harness: `A=$A$A` on 60 lines is 2^61 bytes expanded
+    from cogvid_lint.discover import launch
+
+    script = tmp_path / "train.sh"
+    script.write_text("A=xx\n" + "A=$A$A\n" * 60 + "--data_root $A/data --model_name cogvideox-t2v\n")
+    found, = launch.read_launch_script(script)
+    assert len(found.values["data_root"]) <= launch._MAX_EXPANDED and found.values["model"] == "cogvideox-t2v"

@@ -219,4 +219,5 @@ accelerate launch train.py "${MODEL_ARGS[@]}" "${DATA_ARGS[@]}" \\
         "cogvideo": script.encode(),
         "unbalanced-quote": b"--data_root 'unclosed\n--model_name x\n",
         "self-reference": b"A=$A$A\nB=${A}${A}\n--data_root $B\n",
+        "doubling": b"A=xx\n" + b"A=$A$A\n" * 60 + b"--data_root $A\n",  # 2^61 bytes, expanded in full
     }

@@ -159,15 +159,38 @@ _CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
 def echo(value: Any, limit: int = 4 * MAX_ECHO) -> Any:
-    """`value` as a message template may show it: a long string cut, a collection or a
-    huge integer shortened to a string (never walked whole), anything else as it is (its
-    format spec still applies)."""
+    """`value` as a message template may show it: a long string cut, a huge integer or a
+    collection too large to print shortened to a string (never walked whole), anything
+    else as it is (so `{a[0]}`, `{a!r}` and format specs keep their meaning)."""
     kind = type(value)
     if kind is str:
         return value if len(value) <= limit else value[:limit - 3] + "..."
     if kind is int:
         return value if value.bit_length() <= 256 else short(value, limit)
-    return short(value, limit) if isinstance(value, _CONTAINERS) else value
+    if isinstance(value, _CONTAINERS) and not _printable_size(value, limit):
+        return short(value, limit)
+    return value
+
+
+def _printable_size(value: Any, limit: int) -> bool:
+    """Whether `value` prints in about `limit` characters; gives up as soon as it does not
+    (a shared-list bomb of 10^9 leaves is looked at for `limit` steps)."""
+    room, stack = limit, [value]
+    while stack:
+        item = stack.pop()
+        room -= 2
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            stack.extend(item)
+        elif isinstance(item, str):
+            room -= len(item)
+        elif isinstance(item, int) and item.bit_length() > 256:
+            return False
+        if room < 0:
+            return False
+    return True
 
 
 def few(names: list[str], shown: int = 10) -> str:

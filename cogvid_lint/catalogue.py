@@ -170,7 +170,7 @@ def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list
         try:
             data = load_yaml(read_text(path))  # bounded: size, nesting, alias expansion
         except BadDocument as exc:
-            errors.append(f"{path}: cannot read rule: {exc}")
+            errors.append(f"{path}: cannot read rule: {_one_line(exc)}")
             continue
         if not isinstance(data, dict):
             errors.append(f"{path}: a rule file must hold a mapping")
@@ -192,3 +192,6 @@ def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list
             seen[ident] = rule.source
     return rules, errors
 
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

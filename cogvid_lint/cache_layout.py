@@ -14,13 +14,13 @@ shapes (its verdict is what the trainer's `load_file` will say), plus our own re
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cogvid_lint.bounded import BadDocument, load_json, short_text
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.models import Resolution, parse_resolution
 
@@ -167,7 +167,7 @@ def read_header(path: Path) -> Header:
                 dtypes[key] = str(tensor.get_dtype())
         return Header(shapes, dtypes)
     except Exception as exc:  # SafetensorError, OSError, ...: the trainer's load_file fails the same way
-        return Header(problem="safetensors cannot read it: " + " ".join(str(exc).split()))
+        return Header(problem="safetensors cannot read it: " + short_text(" ".join(str(exc).split())))
 
 
 def _size_problem(path: Path) -> str | None:
@@ -183,17 +183,23 @@ def _size_problem(path: Path) -> str | None:
             (length,) = struct.unpack("<Q", head)
             if length > _MAX_HEADER or 8 + length > size:
                 return f"header claims {length} bytes but the file has {size}: truncated or not safetensors"
-            header = json.loads(handle.read(length).decode("utf-8"))
+            raw = handle.read(length)
     except OSError as exc:
         return f"cannot read it: {exc.strerror or exc}"
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"header is not JSON: {exc.__class__.__name__}"
+    try:
+        header = load_json(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "header is not JSON: UnicodeDecodeError"
+    except BadDocument as exc:  # not JSON, nested too deeply, an integer past the digit limit
+        return f"header is unusable: {exc}"
     if not isinstance(header, dict):
         return "header is not a JSON object"
     ends = [info.get("data_offsets", [0, 0])[1] for key, info in header.items()
             if key != "__metadata__" and isinstance(info, dict) and isinstance(info.get("data_offsets"), list)
             and len(info["data_offsets"]) == 2 and isinstance(info["data_offsets"][1], int)]
     expected = 8 + length + max(ends, default=0)
+    if expected >= 1 << 64:  # no file is that long; a forged offset must not be echoed digit by digit
+        return f"header claims data past 2^64 bytes (the file has {size}): corrupt or forged"
     if size < expected:
         return f"truncated: {size} bytes, but its header needs {expected} (an interrupted write)"
     if size > expected:

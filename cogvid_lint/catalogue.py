@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Literal
 
+from cogvid_lint.bounded import short
 from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
 
@@ -46,7 +47,7 @@ class ParamSpec:
 
     def __post_init__(self) -> None:
         _require(self.default is None or is_param_type(self.default, self.type), "default",
-                 f"{self.default!r} is not of type {self.type}")
+                 f"{short(self.default)} is not of type {self.type}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,9 +97,9 @@ class RuleSpec:
 
     def __post_init__(self) -> None:
         _require(re.fullmatch(r"[A-Z]{2,8}[0-9]{3,4}", self.code) is not None, "code",
-                 f"{self.code!r} must be 2-8 capital letters and 3-4 digits, like CVL105")
+                 f"{short(self.code)} must be 2-8 capital letters and 3-4 digits, like CVL105")
         _require(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.name) is not None, "name",
-                 f"{self.name!r} must be kebab-case, like aspect-mismatch")
+                 f"{short(self.name)} must be kebab-case, like aspect-mismatch")
         _require(bool(self.message), "message", "must not be empty")
         _require(bool(self.summary), "summary", "must not be empty")
         for key in ("message", "hint"):
@@ -196,17 +197,16 @@ def _rule_files(directory: Path) -> list[Path] | None:
 
 
 def _validate_rules(files: list[Path], user: bool) -> tuple[list[RuleSpec], list[str]]:
-    import yaml
     from pydantic import ValidationError
 
-    # libyaml's loader when PyYAML was built with it: the same documents, 12x faster
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    from cogvid_lint.bounded import BadDocument, load_yaml, read_text
+
     errors: list[str] = []
     rules: list[RuleSpec] = []
     for path in files:
         try:
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            data = load_yaml(read_text(path))  # bounded: size, nesting, alias expansion
+        except BadDocument as exc:
             errors.append(f"{path}: cannot read rule: {_one_line(exc)}")
             continue
         if not isinstance(data, dict):

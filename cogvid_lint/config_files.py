@@ -6,11 +6,11 @@ naming the file and the key, with a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Union
 
+from cogvid_lint.bounded import short
 from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
 
@@ -66,7 +66,7 @@ class RuleOverride:
 
 def _at_least(value: float | None, low: float, key: str, inclusive: bool = True) -> None:
     if value is not None and (value < low or (value == low and not inclusive)):
-        raise ValueError(f"key {key!r}: must be {'>=' if inclusive else '>'} {low}, got {value!r}")
+        raise ValueError(f"key {key!r}: must be {'>=' if inclusive else '>'} {low}, got {short(value)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,7 +91,7 @@ class FileConfig(DatasetKeys):
         _at_least(self.probe_timeout, 0, "probe-timeout", inclusive=False)
         _at_least(self.fix_crf, 0, "fix-crf")
         if self.fix_crf is not None and self.fix_crf > 51:
-            raise ValueError(f"key 'fix-crf': must be <= 51, got {self.fix_crf!r}")
+            raise ValueError(f"key 'fix-crf': must be <= 51, got {short(self.fix_crf)}")
 
 
 def _all_keys() -> list[str]:
@@ -111,17 +111,23 @@ def find_config(start: Path) -> Path | None:
                 return folder / name
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
+            from cogvid_lint.bounded import BadDocument, load_toml, read_text, warn
+
+            text = ""
             try:
-                text = pyproject.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            try:
-                if "cogvid-lint" in tomllib.loads(text).get("tool", {}):
+                text = read_text(pyproject)
+                if "cogvid-lint" in _table(load_toml(text), "tool"):
                     return pyproject
-            except tomllib.TOMLDecodeError:
+            except BadDocument as exc:
                 if "tool.cogvid-lint" in text:  # ours but broken: report it rather than ignore it
                     return pyproject
+                warn(f"{pyproject}: ignored: {exc}")  # a file of other tools': not ours to fail on
     return None
+
+
+def _table(data: Any, key: str) -> dict:
+    value = data.get(key, {}) if isinstance(data, dict) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def read_config(path: Path) -> FileConfig:
@@ -132,24 +138,25 @@ def read_config(path: Path) -> FileConfig:
 
 
 def _validate_config(path: Path) -> FileConfig:
+    # bounded: size, nesting and alias expansion (a hostile config must not hang the run)
+    from cogvid_lint.bounded import BadDocument, load_toml, load_yaml, read_text
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read config: {exc.__class__.__name__}: {exc}"]) from None
+        text = read_text(path)
+    except BadDocument as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc}"]) from None
     if path.suffix == ".toml":
         try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            data: Any = load_toml(text)
+        except BadDocument as exc:
             raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
         if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("cogvid-lint", {})
+            data = _table(_table(data, "tool"), "cogvid-lint")
     else:
-        import yaml
-
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"{path}: invalid YAML: {' '.join(str(exc).split())}"]) from None
+            data = load_yaml(text)
+        except BadDocument as exc:
+            raise ConfigError([f"{path}: invalid YAML: {exc}"]) from None
         data = {} if data is None else data
     if not isinstance(data, dict):
         raise ConfigError([f"{path}: the configuration must be a mapping of keys, not {type(data).__name__}"])

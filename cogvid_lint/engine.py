@@ -11,6 +11,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from cogvid_lint.bounded import echo, short
 from cogvid_lint.catalogue import (RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules,
                                    unfilled_placeholders)
 from cogvid_lint.discover import discover
@@ -104,7 +105,7 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
                     known = ", ".join(rule.params) or "none"
                     errors.append(f"{where}: rule {rule.code}: key 'params.{key}': unknown parameter (known: {known})")
                 elif not is_param_type(value, spec.type):
-                    errors.append(f"{where}: rule {rule.code}: key 'params.{key}': expected {spec.type}, got {value!r}")
+                    errors.append(f"{where}: rule {rule.code}: key 'params.{key}': expected {spec.type}, got {short(value)}")
                 else:
                     params[key] = value
         if rule.check is not None:
@@ -116,9 +117,13 @@ def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | 
             from cogvid_lint.checks.conditions import condition_check
 
             try:
-                fn = condition_check(rule)
+                fn = condition_check(rule, params)
             except ValueError as exc:
-                errors.append(f"{rule.source}: rule {rule.code}: key 'when': {exc}")
+                param = getattr(exc, "param", None)  # an override is reported where it is written
+                if override is not None and param in override.params:
+                    errors.append(f"{where}: rule {rule.code}: key 'params.{param}': {exc}")
+                else:
+                    errors.append(f"{rule.source}: rule {rule.code}: key 'when': {exc}")
                 continue
         # known only now that the check is: what it fills is declared with it (registry.check)
         errors += unfilled_placeholders(rule, message_args(fn))
@@ -333,8 +338,10 @@ class _KeepUnknown(dict):
 
 
 def render(template: str, values: Mapping[str, Any]) -> str:
+    # each value shortened first: a list parameter of a billion leaves must not be printed
+    bounded = _KeepUnknown({key: echo(value) for key, value in values.items()})
     try:
-        return template.format_map(_KeepUnknown(values))
+        return template.format_map(bounded)
     except (ValueError, IndexError, AttributeError, TypeError, KeyError):
         return template
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from cogvid_lint.bounded import short
+
 
 @dataclass(frozen=True)
 class Resolution:
@@ -23,10 +25,10 @@ def parse_resolution(text: str) -> Resolution:
     """Parse `FxHxW` (e.g. `49x480x720`); ValueError with a one-line reason otherwise."""
     match = _RESOLUTION.fullmatch(str(text))
     if not match:
-        raise ValueError(f"{text!r} is not FxHxW (three whole numbers, e.g. 49x480x720)")
+        raise ValueError(f"{short(text)} is not FxHxW (three whole numbers, e.g. 49x480x720)")
     frames, height, width = (int(g) for g in match.groups())
     if min(frames, height, width) <= 0:
-        raise ValueError(f"{text!r}: frames, height and width must be positive")
+        raise ValueError(f"{short(text)}: frames, height and width must be positive")
     return Resolution(frames, height, width)
 
 

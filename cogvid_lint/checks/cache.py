@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
+from cogvid_lint.bounded import few
 from cogvid_lint.cache_layout import (LATENT_KEY, PROMPT_KEY, CacheFile, Header, cache_dir, caption_hash,
                                       expected_latent_shape, latent_files, legacy_dirs, prompt_files,
                                       read_header, scan_folder, stamp_path, stat_file)
@@ -162,7 +163,7 @@ def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             header = scan.header(entry)
             problem = header.problem
             if problem is None and key not in header.shapes:
-                found = ", ".join(sorted(header.shapes)) or "none"
+                found = few(sorted(header.shapes)) or "none"
                 problem = f"no tensor {key!r} (tensors: {found}); the trainer's lookup fails"
             if problem is not None:
                 yield cache_finding(dataset, entry, {"problem": problem}, "Delete the corrupt cache entry")

@@ -2,17 +2,19 @@
 
 A rule's `when:` is a list of conditions that must all hold, e.g.
 `[{field: duration_s, op: ">", param: max_seconds}]`; its message and hint may name the
-fields its conditions compare and its parameters. Regular expressions (`matches`) are
-refused when they could backtrack catastrophically, and run on bounded input.
+fields its conditions compare and its parameters. Regular expressions (`matches`) run
+on RE2, which never backtracks: a match costs time linear in its (bounded) input whatever
+the pattern, so no pattern has to be guessed dangerous. RE2 has no backreferences nor
+lookaround; such a pattern is a config error.
 """
 
 from __future__ import annotations
 
 import operator
-import re
 from dataclasses import fields
 from typing import Any, Callable, Iterator
 
+from cogvid_lint.bounded import short
 from cogvid_lint.catalogue import Condition, RuleSpec
 from cogvid_lint.checks.common import clip_finding
 from cogvid_lint.discover.project import Clip
@@ -32,48 +34,67 @@ _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
 }
 MAX_PATTERN = 200
 MAX_SUBJECT = 4096
-# A quantified group that itself contains a quantifier — `(a+)+`, `(\w*)*`, `(a|aa)+` —
-# is the shape of catastrophic backtracking; such patterns are refused.
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?:[+*]|\{\d*,?\d*\}|\|)(?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d*,\d*\})")
+_MAX_PROGRAM_BYTES = 1 << 20  # RE2's memory for one compiled pattern: `x{1000}` nests are refused
 
 
-def compile_pattern(pattern: Any) -> re.Pattern[str]:
+class ParamError(ValueError):
+    """A condition's value, or the parameter `param` it reads, cannot be used."""
+
+    def __init__(self, param: str | None, message: str):
+        super().__init__(message if param is None else f"parameter {param!r}: {message}")
+        self.param = param
+
+
+def compile_pattern(pattern: Any):
+    """The RE2 program for `pattern`; ValueError (a config error) when RE2 refuses it."""
     if not isinstance(pattern, str):
-        raise ValueError(f"'matches' needs a string pattern, got {pattern!r}")
+        raise ValueError(f"'matches' needs a string pattern, got {short(pattern)}")
     if len(pattern) > MAX_PATTERN:
         raise ValueError(f"pattern longer than {MAX_PATTERN} characters")
-    if _NESTED_QUANTIFIER.search(pattern):
-        raise ValueError(f"pattern {pattern!r} nests quantifiers and could backtrack catastrophically")
+    import re2  # google-re2: linear-time matching, see the module docstring
+
+    options = re2.Options()
+    options.log_errors = False  # the refusal is ours to report, once, as a config error
+    options.max_mem = _MAX_PROGRAM_BYTES
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return re2.compile(pattern, options)
+    except re2.error as exc:
+        why = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise ValueError(f"invalid regular expression {short(pattern)} (RE2 syntax): {why}") from None
 
 
-def condition_check(rule: RuleSpec) -> Callable[[Clip, RuleContext], Iterator[Finding]]:
-    """Build the check function for a user rule (validated now, so errors surface as config errors)."""
+def condition_check(rule: RuleSpec, params: dict[str, Any] | None = None) -> Callable[[Clip, RuleContext], Iterator[Finding]]:
+    """Build the check function for a user rule (validated now, so errors surface as config
+    errors). `params`: the rule's parameters with the config's overrides, validated the
+    same as the defaults (an override the rule cannot use must not make it silently never fire)."""
+    params = rule.default_params() if params is None else params
     if rule.target != "video":
         raise ValueError("user rules with conditions must have target: video")
-    for cond in rule.when:
+    patterns: dict[int, Any] = {}
+    for n, cond in enumerate(rule.when):
         if cond.field not in FIELDS:
             import difflib
 
             close = difflib.get_close_matches(cond.field, FIELDS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"unknown field {cond.field!r}{hint}; known: {', '.join(FIELDS)}")
-        if cond.op == "matches" and cond.value is not None:
-            compile_pattern(cond.value)
-        if cond.op == "matches" and cond.param is not None:
-            compile_pattern(rule.params[cond.param].default)
+        if cond.op == "matches":  # compiled once per run, not once per clip
+            try:
+                patterns[n] = compile_pattern(cond.value if cond.param is None else params[cond.param])
+            except ValueError as exc:
+                raise ParamError(cond.param, str(exc)) from None
 
     def run(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         info = clip.info
         if info is None or info.error is not None:
             return
         values = {}
-        for cond in rule.when:
+        for n, cond in enumerate(rule.when):
             value = DERIVED[cond.field](info) if cond.field in DERIVED else getattr(info, cond.field)
-            expected = ctx.params[cond.param] if cond.param is not None else cond.value
+            if n in patterns:
+                expected = patterns[n]
+            else:
+                expected = ctx.params[cond.param] if cond.param is not None else cond.value
             if value is None or not _holds(cond, value, expected):
                 return
             values[cond.field] = round(value, 3) if isinstance(value, float) else value
@@ -96,6 +117,6 @@ def _holds(cond: Condition, value: Any, expected: Any) -> bool:
             return value in expected
         if cond.op == "not-in":
             return value not in expected
-        return compile_pattern(expected).search(str(value)[:MAX_SUBJECT]) is not None
+        return expected.search(str(value)[:MAX_SUBJECT]) is not None  # compiled by condition_check
     except (TypeError, ValueError):
         return False

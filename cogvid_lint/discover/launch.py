@@ -28,6 +28,8 @@ _SKIP_DIRS = {".git", ".hg", "node_modules", "__pycache__", ".venv", "venv", "en
               ".cogvid_lint_cache", "site-packages"}
 _ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+# Longest expansion kept: `A=$A$A` repeated doubles a value per line (2^40 bytes after 40).
+_MAX_EXPANDED = 4096
 
 
 @dataclass(frozen=True)
@@ -117,4 +119,22 @@ def _split(text: str) -> list[str]:
 
 
 def _expand(token: str, variables: dict[str, str]) -> str:
-    return _VAR.sub(lambda m: variables.get(m.group(1) or m.group(2), m.group(0)), token)
+    """`token` with its variables expanded; as written when that would pass _MAX_EXPANDED."""
+    room = _MAX_EXPANDED - len(token)
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal room
+        found = variables.get(match.group(1) or match.group(2), match.group(0))
+        room -= len(found)
+        if room < 0:
+            raise _TooLong
+        return found
+
+    try:
+        return _VAR.sub(value, token)
+    except _TooLong:
+        return token
+
+
+class _TooLong(Exception):
+    pass

@@ -19,7 +19,10 @@ _TOP_LEVEL = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"u
               b"styp", b"sidx", b"moof", b"mfra", b"meta", b"pdin", b"prfl"}
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 _ONE_2_30 = 1 << 30
-_MAX_BOXES = 100_000  # a corrupt file must not make us loop for long
+# Box headers read per file, in all lists together: a corrupt or forged file (every byte
+# an 8-byte box, in many lists) must not cost more than ~0.1 s. Real files have a few
+# dozen at the levels walked; a long fragmented one a few thousand.
+_MAX_BOXES = 100_000
 # Read once per probe and shared: the format sniff and, for the small clips datasets hold,
 # the whole box walk; a larger file's moov (often at the end) is read where it lies.
 HEAD_BYTES = 64 << 10
@@ -41,6 +44,7 @@ class _Source:
     def __init__(self, path: str, head: bytes, size: int):
         self.path, self.head, self.file = path, head, None
         self.whole = len(head) >= size  # the head is the file: nothing to open
+        self.boxes = 0  # headers read so far (_MAX_BOXES)
 
     def read(self, pos: int, n: int) -> bytes:
         if self.whole or pos + n <= len(self.head):
@@ -53,6 +57,9 @@ class _Source:
 
 def _header(src: _Source, pos: int, end: int) -> tuple[bytes, int, int] | None:
     """(type, payload_start, box_end) of the box at pos, or None when unreadable."""
+    src.boxes += 1
+    if src.boxes > _MAX_BOXES:
+        raise ValueError("too many boxes")  # read_layout keeps what it had
     raw = src.read(pos, 16)
     if len(raw) < 8:
         return None
@@ -71,15 +78,15 @@ def _header(src: _Source, pos: int, end: int) -> tuple[bytes, int, int] | None:
 
 
 def _children(src: _Source, start: int, end: int):
-    pos, n = start, 0
-    while pos + 8 <= end and n < _MAX_BOXES:
+    pos = start
+    while pos + 8 <= end:
         h = _header(src, pos, end)
         if h is None:
             return
         yield h
         if h[2] <= pos:
             return
-        pos, n = h[2], n + 1
+        pos = h[2]
 
 
 def _matrix(src: _Source, payload: int, v0_offset: int, v1_offset: int):

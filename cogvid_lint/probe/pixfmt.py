@@ -42,17 +42,24 @@ def header_pix_fmt(vs):
 _HIGH_PROFILES = {100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135}
 _CHROMA = {0: "420", 1: "420", 2: "422", 3: "444"}  # monochrome decodes as 4:2:0
 _RANGE_JPEG, _SPC_RGB = 2, 0  # AVCOL_RANGE_JPEG, AVCOL_SPC_RGB
+# Limits FFmpeg's SPS parser (h264_ps.c) enforces: an SPS past them fails to decode.
+_MAX_SPS_ID, _MAX_POC_CYCLE = 32, 256  # MAX_SPS_COUNT, FF_ARRAY_ELEMS(offset_for_ref_frame)
 
 
 class _Bits:
+    """An RBSP read MSB first. Each read touches only the few bytes it spans, so a parse
+    costs in proportion to the bits it reads, however long the NAL unit is."""
+
     def __init__(self, data: bytes):
-        self.value, self.left = int.from_bytes(data, "big"), len(data) * 8
+        self.data, self.pos, self.end = data, 0, len(data) * 8
 
     def u(self, n: int) -> int:
-        if n > self.left:
+        if n > self.end - self.pos:
             raise ValueError("SPS ends early")
-        self.left -= n
-        return (self.value >> self.left) & ((1 << n) - 1)
+        first, stop = self.pos >> 3, (self.pos + n + 7) >> 3
+        chunk = int.from_bytes(self.data[first:stop], "big")  # <= 5 bytes: n <= 32
+        self.pos += n
+        return (chunk >> ((stop << 3) - self.pos)) & ((1 << n) - 1)
 
     def ue(self) -> int:
         zeros = 0
@@ -83,7 +90,9 @@ def _sps_nal(extradata: bytes) -> bytes | None:
                 pos += 2 + n
         nals = [nal for nal in nals if nal]
     else:
-        nals = [nal.rstrip(b"\x00") for nal in extradata.split(b"\x00\x00\x01") if nal]
+        # a 4-byte start code (00 00 00 01) leaves a lone zero before the first NAL:
+        # strip the zeros before dropping what is empty
+        nals = [nal for nal in (part.rstrip(b"\x00") for part in extradata.split(b"\x00\x00\x01")) if nal]
     sps = [nal for nal in nals if nal[0] & 0x1F == 7]
     return sps[0] if sps and any(nal[0] & 0x1F == 8 for nal in nals) else None
 
@@ -120,10 +129,13 @@ _remembered_h264_pix_fmt = functools.lru_cache(maxsize=256)(h264_pix_fmt)
 def _sps_fields(b: _Bits, color_range: int, colorspace: int) -> tuple[int, int, int, int]:
     profile = b.u(8)
     b.u(16)  # constraint flags, level
-    b.ue()  # sps id
+    if b.ue() >= _MAX_SPS_ID:
+        raise ValueError("sps id out of range")
     chroma, depth = 1, 8
     if profile in _HIGH_PROFILES:
         chroma = b.ue()
+        if chroma > 3:
+            raise ValueError("chroma_format_idc out of range")
         if chroma == 3 and b.u(1):
             return -1, 0, color_range, colorspace  # separate planes: unsupported
         depth = b.ue() + 8
@@ -145,8 +157,13 @@ def _sps_fields(b: _Bits, color_range: int, colorspace: int) -> tuple[int, int, 
     elif poc_type == 1:
         b.u(1)
         b.se(), b.se()
-        for _ in range(b.ue()):
+        cycle = b.ue()
+        if cycle >= _MAX_POC_CYCLE:  # FFmpeg refuses the SPS: only decoding tells then
+            raise ValueError("poc cycle too long")
+        for _ in range(cycle):
             b.se()
+    elif poc_type != 2:
+        raise ValueError("pic_order_cnt_type out of range")
     b.ue(), b.u(1), b.ue(), b.ue()  # refs, gaps, width and height in macroblocks
     if not b.u(1):  # frame_mbs_only
         b.u(1)

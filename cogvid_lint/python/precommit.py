@@ -10,6 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from cogvid_lint.bounded import Unreadable, warn
 from cogvid_lint.python.sorter import (
     Sorter,
     _as_list,
@@ -36,12 +37,13 @@ def _cli_values(args: list[str], *flags: str) -> tuple[str, ...] | None:
 
 
 def _read_yaml(path: Path) -> Any:
-    import yaml  # only when the file changed: remembered keeps PyYAML out of the hook's start-up
+    # PyYAML only when the file changed: remembered keeps it out of the hook's start-up
+    from cogvid_lint.bounded import BadDocument, Unreadable, load_yaml, read_text
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
+        return load_yaml(read_text(path))  # bounded: size, nesting, alias expansion
+    except BadDocument as exc:
+        return Unreadable(str(exc))  # remembered too, so that every run warns
 
 
 def pre_commit_sorters(root: Path, isort_conf: tuple[str, dict[str, Any]] | None,
@@ -52,6 +54,8 @@ def pre_commit_sorters(root: Path, isort_conf: tuple[str, dict[str, Any]] | None
     from cogvid_lint.remembered import remembered
 
     data = remembered("pre-commit-config", [path], lambda: _read_yaml(path))
+    if isinstance(data, Unreadable):  # pre-commit's file, not ours: say so, and go on without it
+        warn(f"{path}: ignored: {data.reason}")
     if not isinstance(data, dict):
         return []
     top_files, top_exclude = str(data.get("files") or ""), str(data.get("exclude") or "")

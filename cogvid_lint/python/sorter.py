@@ -105,12 +105,11 @@ def _place(module: str, level: int, s: SortSettings) -> str:
 
 
 def _load_toml(path: Path) -> dict[str, Any] | None:
-    import tomllib  # imported only when a file mentions decord
+    from cogvid_lint.bounded import BadDocument, load_toml, read_text  # only when a file mentions decord
 
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return load_toml(read_text(path))  # bounded: size, nesting, integers past the digit limit
+    except BadDocument:
         return None
 
 
@@ -152,7 +151,7 @@ def _isort_config(root: Path) -> tuple[str, dict[str, Any]] | None:
     if cfg is not None:
         return ".isort.cfg", cfg
     data = _load_toml(root / "pyproject.toml")
-    if data and isinstance(data.get("tool", {}).get("isort"), dict):
+    if data and isinstance(data.get("tool"), dict) and isinstance(data["tool"].get("isort"), dict):
         return "pyproject.toml [tool.isort]", data["tool"]["isort"]
     for name in ("setup.cfg", "tox.ini"):
         cfg = _load_ini(root / name, ("isort", "tool:isort"))
@@ -213,7 +212,7 @@ def _ruff_config(root: Path) -> tuple[str, dict[str, Any]] | None:
         if data is not None:
             return name, data
     data = _load_toml(root / "pyproject.toml")
-    if data and isinstance(data.get("tool", {}).get("ruff"), dict):
+    if data and isinstance(data.get("tool"), dict) and isinstance(data["tool"].get("ruff"), dict):
         return "pyproject.toml [tool.ruff]", data["tool"]["ruff"]
     return None
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cogvid_lint.report.result import RunResult
+from cogvid_lint.report.result import RunResult, printable
 
 
 def render(result: RunResult) -> str:
-    lines = [f"{result.where(d.location)}: {d.code} [{d.name}] {d.message}" for d in result.diagnostics]
-    lines.extend(result.notes)
+    lines = [printable(f"{result.where(d.location)}: {d.code} [{d.name}] {d.message}") for d in result.diagnostics]
+    lines.extend(printable(note) for note in result.notes)
     return "\n".join(lines) + ("\n" if lines else "")

@@ -11,8 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cogvid_lint.report.result import RunResult
+from cogvid_lint.report.result import RunResult, printable
 from cogvid_lint.settings import DEFAULT
+
+
+def _safe(text: str) -> str:
+    """Markup-escaped and with control characters escaped (rich passes ESC through)."""
+    return escape(printable(text))
 
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -23,24 +28,24 @@ def render(result: RunResult) -> str:
                       width=result.width or (None if result.color else 160), highlight=False, soft_wrap=True)
     for path, group in groupby(result.diagnostics, key=lambda d: d.location.path):
         group = list(group)
-        console.print(f"[bold]{escape(result.relpath(path))}[/bold]")
+        console.print(f"[bold]{_safe(result.relpath(path))}[/bold]")
         for d in group:
             place = f"{d.location.line}" if d.location.line is not None else ""
             if d.location.column is not None:
                 place += f":{d.location.column}"
             anchor = ""
             if d.anchor is not None and d.anchor.path != d.location.path:
-                anchor = f" [dim](listed at {escape(result.where(d.anchor))})[/dim]"
+                anchor = f" [dim](listed at {_safe(result.where(d.anchor))})[/dim]"
             style = STYLE[d.severity.value]
             console.print(f"  {place:>6} [{style}]{d.severity.value:<7}[/{style}] [bold]{d.code}[/bold] "
-                          f"[dim]{d.name}[/dim]  {escape(d.message)}{anchor}")
+                          f"[dim]{d.name}[/dim]  {_safe(d.message)}{anchor}")
             rule = result.rule(d.code)
             if rule is not None:
-                console.print(f"  {'':>6}         [dim]why:[/dim] {escape(rule.summary)}")
+                console.print(f"  {'':>6}         [dim]why:[/dim] {_safe(rule.summary)}")
                 hint = d.fix.title if d.fix is not None else d.hint
                 if hint:
                     label = "fix:" if d.fix is not None else "hint:"
-                    console.print(f"  {'':>6}         [dim]{label}[/dim] {escape(hint)}")
+                    console.print(f"  {'':>6}         [dim]{label}[/dim] {_safe(hint)}")
         console.print()
     if result.diagnostics:
         _summary(console, result)
@@ -48,7 +53,7 @@ def render(result: RunResult) -> str:
     if result.show_settings and result.settings is not None and result.datasets:
         _settings(console, result)
     for note in result.notes:
-        console.print(escape(note))
+        console.print(_safe(note))
     counts = result.counts()
     total = sum(counts.values())
     if total:
@@ -92,7 +97,7 @@ def _settings(console: Console, result: RunResult) -> None:
             source = ds.sources.get(key, DEFAULT).shown(result.relpath)
             if key == "train_resolution" and ds.train_resolution is None:
                 source = f"default for {ds.model}"
-            table.add_row(name, key, escape(str(value)), escape(source))
+            table.add_row(_safe(name), key, _safe(str(value)), _safe(source))
             name = ""
     console.print(table)
     console.print()

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import Counter
 
 from cogvid_lint.report import ci
-from cogvid_lint.report.result import RunResult
+from cogvid_lint.report.result import RunResult, printable
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 SUMMARY_ROWS = 1000  # the step summary is capped at 1 MiB
 
 
 def escape_data(text: str) -> str:
-    """A command's message: GitHub decodes %25, %0D and %0A."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A command's message: GitHub decodes %25, %0D and %0A; other controls are escaped
+    (the log viewer is a terminal: ESC sequences would drive it)."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
@@ -52,7 +53,7 @@ def _total(result: RunResult) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    return printable(" ".join(text.split())).replace("|", "\\|")
 
 
 def summary_markdown(result: RunResult) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -71,3 +72,16 @@ def _relpath(path: str, cwd: str) -> str:
         return rel.as_posix() if str(rel) != "." else "."
     except ValueError:
         return Path(os.path.normpath(path)).as_posix()
+
+
+# C0 and C1 controls and DEL (ESC starts a terminal's colour, title and cursor sequences),
+# and the bidirectional overrides that make text read other than it runs.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to show a person: every control character written as an escape (\\x1b,
+    \\u202e), so a file name cannot drive the terminal or the log viewer it is shown in."""
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)

@@ -293,3 +293,42 @@ def test_bad_speed_flags_are_one_line_usage_errors(tmp_path, monkeypatch, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cogvid-lint: error: ") and argv[1] in err[0]
+
+
+_HANGING_PARENT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from cogvid_lint.probe.pool import ProbePool
+pool = ProbePool(2, timeout=None, spec="probe_standins:misbehaving", start=True)
+pool.submit([f"{i}-HANG.mp4" for i in range(40)])  # two workers, each hanging on its first clip
+print(" ".join(str(w.proc.pid) for w in pool.slots if w is not None), flush=True)
+time.sleep(3600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ")[-1][:1] != "Z"  # a zombie has died
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_workers_die_with_their_parent(signal_name):
+    """Workers busy on clips that hang: killing the run (however) must not leave them running."""
+    import signal
+
+    parent = subprocess.Popen([sys.executable, "-c", _HANGING_PARENT, str(TESTS)], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        parent.kill()

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
 import re
 import tokenize
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -28,12 +26,13 @@ ALL = frozenset({"*"})
 def apply_filters(diagnostics: Iterable[Diagnostic], settings: Settings) -> list[Diagnostic]:
     kept = []
     rules = settings.per_path_ignores
+    comments: dict[str, tuple[bool, dict[int, frozenset[str]]]] = {}  # this pass's reads, by file
     for diagnostic in diagnostics:
         if rules and _path_ignored(diagnostic, rules):
             continue
         path = diagnostic.location.path
         # str(path) first: a re-lint's findings are mostly about clips, and Path.suffix costs more
-        if str(path).endswith((".py", ".pyi")) and path.suffix in (".py", ".pyi") and _inline_suppressed(diagnostic):
+        if str(path).endswith((".py", ".pyi")) and path.suffix in (".py", ".pyi") and _inline_suppressed(diagnostic, comments):
             continue
         kept.append(diagnostic)
     return kept
@@ -54,8 +53,11 @@ def _code_matches(diagnostic: Diagnostic, selector: str) -> bool:
     return selector in ("ALL", "*", diagnostic.name) or diagnostic.code.startswith(selector.upper())
 
 
-def _inline_suppressed(diagnostic: Diagnostic) -> bool:
-    skip_file, by_line = file_suppressions(str(diagnostic.location.path))
+def _inline_suppressed(diagnostic: Diagnostic, comments: dict) -> bool:
+    path = str(diagnostic.location.path)
+    if path not in comments:
+        comments[path] = file_suppressions(path)
+    skip_file, by_line = comments[path]
     if skip_file:
         return True
     codes = by_line.get(diagnostic.location.line or 0)
@@ -64,17 +66,8 @@ def _inline_suppressed(diagnostic: Diagnostic) -> bool:
 
 def file_suppressions(path: str) -> tuple[bool, dict[int, frozenset[str]]]:
     """(skip-file?, line -> suppressed codes) from the file's real comments (tokenize, so a
-    `# noqa` inside a string does not count); remembered while the file's stat is unchanged
-    (`--fix` lints again in the same process after editing files)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False, {}
-    return _suppressions(path, st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-@lru_cache(maxsize=4096)
-def _suppressions(path: str, size: int, mtime_ns: int, inode: int) -> tuple[bool, dict[int, frozenset[str]]]:
+    `# noqa` inside a string does not count). Read once per filter pass (apply_filters):
+    `--fix` lints again after editing files, and sees the edits."""
     try:
         data = Path(path).read_bytes()
     except OSError:

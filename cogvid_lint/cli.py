@@ -49,6 +49,9 @@ def _dataset_flags(group) -> None:
     group.add_argument("--train-resolution", metavar="FxHxW")
     group.add_argument("--purpose", choices=("style", "concept", "general"))
     group.add_argument("--id-token")
+    group.add_argument("--trainer", metavar="NAME",
+                       help="the trainer that will train on the data (default: detected from the launch scripts; "
+                            "finetune, sat, diffusers, diffusers-i2v, finetrainers, finetrainers-v0, cogvideox-factory)")
 
 
 def build_parser() -> argparse.ArgumentParser:

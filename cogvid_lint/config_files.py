@@ -43,6 +43,7 @@ class DatasetKeys:
     train_resolution: str | None = None
     purpose: Purpose | None = None
     id_token: str | None = None
+    trainer: str | None = None  # a trainer profile's name (cogvid_lint.trainers); default: detected
 
 
 DATASET_KEYS = tuple(f.name for f in fields(DatasetKeys))

@@ -29,6 +29,7 @@ DATASET_DEFAULTS: dict[str, Any] = {
     "train_resolution": None,
     "purpose": "general",
     "id_token": None,
+    "trainer": None,  # detected from the launch scripts, else trainers.DEFAULT
 }
 
 
@@ -100,6 +101,8 @@ class DatasetSettings:
     purpose: str
     id_token: str | None
     sources: Mapping[str, Source]
+    trainer: str | None = None  # the profile's name (cogvid_lint.trainers); resolved by discovery
+    trainer_options: Mapping[str, Any] = field(default_factory=dict)  # read from the launch command
 
     # cached: the settings are frozen, and every video rule asks once per clip
     @cached_property

@@ -114,7 +114,7 @@ def main() -> None:
     make_clip(videos / "boat.mp4", width=720, height=480, frames=49, fps=8)        # clean
     make_clip(videos / "kite.mp4", width=854, height=480, frames=57, fps=8)        # 16:9 → stretched; tail unseen
     make_clip(videos / "cat.mp4", width=720, height=480, frames=20, fps=8)         # too short, padded
-    make_clip(videos / "train.webm", width=720, height=480, frames=49, fps=30)     # 30 fps → fast motion
+    make_clip(videos / "train.webm", width=720, height=480, frames=49, fps=30)     # 30 fps → slow motion
     make_clip(videos / "candle.mkv", width=360, height=240, frames=49, fps=8, vfr=True)  # small, VFR
     (DATA / "prompts.txt").write_text("\n".join(CAPTIONS) + "\n")
     (DATA / "videos.txt").write_text("\n".join(VIDEOS) + "\n")

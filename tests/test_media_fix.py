@@ -236,7 +236,7 @@ SPEED = "fix-speed: true\nfix-crf: 30\n"
 
 def test_crop_and_speed_fix_combine_in_one_re_encode(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    # 60 frames at 30 fps, F = 9: stride 6 shows 5 fps, slow motion for an 8 fps model;
+    # 60 frames at 30 fps, F = 9: stride 6 shows 5 fps, fast motion for an 8 fps model;
     # resampled to 8 fps it holds 16 frames, sampled at stride 1
     data = dataset(tmp_path, {"a.mp4": {"width": 128, "height": 72, "frames": 60, "fps": 30}}, config=SPEED)
     small = ("--select", "CVL105,CVL107", "--train-resolution", "9x48x72")

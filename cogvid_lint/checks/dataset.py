@@ -197,7 +197,9 @@ def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
 @check("dataset.id_token_missing", args=("token",))
 def id_token_missing(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     token = dataset.settings.id_token
-    if not token:
+    # A trainer that prepends the token itself (diffusers, finetrainers, cogvideox-factory)
+    # needs it in no caption; for CogVideo's trainers it is a caption convention.
+    if not token or dataset.profile.id_token != "caption":
         return
     if dataset.captions is not None and dataset.captions.error is None:
         for entry in dataset.captions.entries:
@@ -210,3 +212,20 @@ def id_token_missing(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             continue
         if token not in text:
             yield Finding(Location(label.file, 1), {"token": token})
+
+
+@check("dataset.id_token_fuses", args=("token", "word", "fused", "trainer"))
+def id_token_fuses(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """A trainer that glues the id token to the caption with no separator (diffusers) fuses a
+    token ending in a letter or digit with a caption that starts with one."""
+    token = dataset.settings.id_token
+    if not token or dataset.profile.id_token != "glued" or not token[-1].isalnum():
+        return
+    if dataset.captions is None or dataset.captions.error is not None:
+        return
+    for entry in dataset.captions.entries:
+        text = entry.text
+        if text[:1].isalnum():
+            word = text.split(maxsplit=1)[0]
+            yield Finding(Location(entry.file, entry.line),
+                          {"token": token, "word": word, "fused": token + word, "trainer": dataset.profile.title})

@@ -8,8 +8,8 @@ from cogvid_lint.checks.common import clip_finding
 from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Finding
 from cogvid_lint.registry import RuleContext, check
-from cogvid_lint.sampling import sample_plan
 from cogvid_lint.settings import Options
+from cogvid_lint.trainers import Resize, Sample
 
 
 @check("video.unreadable", args=("reason",))
@@ -29,38 +29,55 @@ def too_few_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         yield clip_finding(clip, {"frames": info.frames})
 
 
-def _plan(clip: Clip):
+def _sample(clip: Clip) -> Sample | None:
+    """What the dataset's trainer takes of the clip (None: unreadable, or no training size)."""
     info = clip.info
     if info is None or info.error is not None or info.frames <= 0:
         return None
-    resolution = clip.dataset.settings.resolution
-    return None if resolution is None else sample_plan(info.frames, resolution.frames, info.fps)
+    dataset = clip.dataset
+    if dataset.profile.target_frames(dataset.settings) is None:
+        return None
+    return dataset.sample(info.frames, info.fps)
 
 
-@check("video.padded_short", args=("frames", "target", "padded", "percent"))
+@check("video.trainer_crash", args=("trainer", "error"))
+def trainer_crash(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    sample = _sample(clip)
+    if sample is not None and sample.crash:
+        yield clip_finding(clip, {"trainer": clip.dataset.profile.title, "error": sample.crash})
+
+
+@check("video.padded_short", args=("frames", "target", "padded", "percent", "padding"))
 def padded_short_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    plan = _plan(clip)
-    if plan is not None and plan.padded_frames > 0:
-        yield clip_finding(clip, {"frames": plan.source_frames, "target": plan.target_frames,
-                                  "padded": plan.padded_frames,
-                                  "percent": round(100 * plan.padded_frames / plan.target_frames)})
+    sample = _sample(clip)
+    if sample is not None and sample.padded > 0 and sample.crash is None:
+        yield clip_finding(clip, {"frames": sample.source, "target": sample.target, "padded": sample.padded,
+                                  "percent": round(100 * sample.padded / sample.target), "padding": sample.padding})
 
 
-@check("video.dropped_frames", args=("frames", "target", "stride", "unseen", "seconds"))
+@check("video.dropped_frames", args=("frames", "target", "stride", "unseen", "seconds", "sampling"))
 def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    plan = _plan(clip)
-    if plan is None or plan.tail_frames <= 0:
+    sample = _sample(clip)
+    if sample is None or sample.unseen_tail <= 0 or sample.crash is not None:
         return
-    seconds = f"{plan.tail_seconds:.2f} s" if plan.tail_seconds is not None else "unknown seconds"
-    yield clip_finding(clip, {"frames": plan.source_frames, "target": plan.target_frames, "stride": plan.stride,
-                              "unseen": plan.tail_frames, "seconds": seconds})
+    fps = clip.info.fps
+    seconds = f"{sample.unseen_tail / fps:.2f} s" if fps else "unknown seconds"
+    yield clip_finding(clip, {"frames": sample.source, "target": sample.target, "stride": _number(sample.stride),
+                              "unseen": sample.unseen_tail, "seconds": seconds, "sampling": sample.what})
 
 
-def _display_aspect(clip: Clip) -> float | None:
+def _number(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:g}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def _resize(clip: Clip) -> Resize | None:
     info = clip.info
     if info is None or info.error is not None or info.width <= 0 or info.height <= 0:
         return None
-    return info.width / info.height
+    dataset = clip.dataset
+    return dataset.profile.resize(info.width, info.height, dataset.settings, info.frames)
 
 
 def _options(ctx: RuleContext) -> Options:
@@ -70,49 +87,63 @@ def _options(ctx: RuleContext) -> Options:
 @check("video.aspect_mismatch",
        args=("width", "height", "aspect", "target_width", "target_height", "target_aspect", "rotated"))
 def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    aspect = _display_aspect(clip)
-    resolution = clip.dataset.settings.resolution
-    if aspect is None or resolution is None:
+    resize = _resize(clip)
+    if resize is None or resize.mode != "stretch":  # a trainer that crops keeps the aspect
         return
-    target = resolution.width / resolution.height
+    info = clip.info
+    aspect = info.width / info.height
+    target = resize.width / resize.height
     if abs(aspect - target) / target > ctx.params["tolerance"]:
         from cogvid_lint.fix.media_plan import crop_resize_fix
+        from cogvid_lint.models import Resolution
 
-        info = clip.info
         rotated = f" (displayed rotated {info.rotation}°)" if info.rotation else ""
+        frames = clip.dataset.profile.target_frames(clip.dataset.settings) or 1
         yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
-                                  "target_width": resolution.width, "target_height": resolution.height,
+                                  "target_width": resize.width, "target_height": resize.height,
                                   "target_aspect": f"{target:.3f}", "rotated": rotated},
-                           fix=crop_resize_fix(clip, resolution, crf=_options(ctx).fix_crf))
+                           fix=crop_resize_fix(clip, Resolution(frames, resize.height, resize.width),
+                                               crf=_options(ctx).fix_crf))
+
+
+@check("video.crop_loses_frame", args=("trainer", "how", "width", "height", "target_width", "target_height", "lost"))
+def crop_loses_frame(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
+    resize = _resize(clip)
+    if resize is None or resize.mode == "stretch" or resize.lost <= ctx.params["max_lost"]:
+        return
+    info = clip.info
+    how = "center-crops" if resize.mode == "crop-only" else "scales and center-crops"
+    yield clip_finding(clip, {"trainer": clip.dataset.profile.title, "how": how, "width": info.width,
+                              "height": info.height, "target_width": resize.width, "target_height": resize.height,
+                              "lost": round(100 * resize.lost)})
 
 
 @check("video.upscaled", args=("width", "height", "target_width", "target_height", "factor"))
 def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    info = clip.info
-    if info is None or info.error is not None or info.width <= 0:
-        return
-    resolution = clip.dataset.settings.resolution
-    if resolution is None:
-        return
-    if info.width < resolution.width or info.height < resolution.height:
-        factor = max(resolution.width / info.width, resolution.height / max(info.height, 1))
-        yield clip_finding(clip, {"width": info.width, "height": info.height, "target_width": resolution.width,
-                                  "target_height": resolution.height, "factor": f"{factor:.2f}"})
+    resize = _resize(clip)
+    if resize is not None and resize.upscale > 1:
+        info = clip.info
+        yield clip_finding(clip, {"width": info.width, "height": info.height, "target_width": resize.width,
+                                  "target_height": resize.height, "factor": f"{resize.upscale:.2f}"})
 
 
-@check("video.speed_mismatch", args=("fps", "stride", "effective", "model_fps", "ratio", "motion"))
+@check("video.speed_mismatch", args=("fps", "stride", "effective", "model_fps", "ratio", "motion", "sampled"))
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    plan = _plan(clip)
+    sample = _sample(clip)
     spec = clip.dataset.settings.model_spec
-    if plan is None or spec is None or not clip.info.fps:
+    if sample is None or spec is None or not sample.effective_fps or sample.crash is not None:
         return
-    effective = clip.info.fps / plan.stride
+    effective = sample.effective_fps
     ratio = effective / spec.fps
     factor = ctx.params["factor"]
     if ratio > factor or ratio < 1 / factor:
-        motion = "fast" if ratio > 1 else "slow"
-        yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": plan.stride, "effective": f"{effective:.3g}",
-                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion},
+        # More source frames a second than the model's rate, shown at that rate: each second
+        # of the clip lasts `ratio` seconds in training, slow motion; fewer, fast motion.
+        motion = "slow" if ratio > 1 else "fast"
+        stride = _number(sample.stride)
+        yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": stride, "effective": f"{effective:.3g}",
+                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion,
+                                  "sampled": f"sampled every {stride} frames"},
                            fix=_speed_fix(clip, ctx, spec.fps))
 
 
@@ -120,7 +151,7 @@ def _speed_fix(clip: Clip, ctx: RuleContext, model_fps: int):
     """Resample to the model's rate (with `fix-speed: true`) when that settles it: under 2F
     frames at that rate the trainer samples at stride 1. A longer clip would be sampled at a
     stride again (its whole length squeezed into F frames): no fix, it needs trimming."""
-    if not _options(ctx).fix_speed:
+    if not _options(ctx).fix_speed or clip.dataset.profile.name != "finetune":
         return None
     from cogvid_lint.fix.media_plan import SPEED_PRIORITY, retime_fix, retimed_frames
 

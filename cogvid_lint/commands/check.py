@@ -21,7 +21,7 @@ from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
 from cogvid_lint.config_files import DATASET_KEYS
-from cogvid_lint.discover.datasets import resolve_datasets
+from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
 from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
 from cogvid_lint.suppress import apply_filters
 
@@ -71,7 +71,7 @@ class Lint:
             project = build_project(active, settings, self.datasets, store)
             for unit in run_checks(active, project, store, jobs=jobs):
                 found.extend(unit)
-            return apply_filters(finish(found), settings)
+            return apply_filters(finish(found), settings, store)
         early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
         try:
             project = build_project(active, settings, self.datasets, store)
@@ -85,7 +85,7 @@ class Lint:
         finally:
             if early is not None:
                 early.close()
-        return apply_filters(finish(found), settings)
+        return apply_filters(finish(found), settings, store)
 
 
 def probe_early(jobs: int, store: Store) -> bool:
@@ -101,12 +101,15 @@ def prepare(args: argparse.Namespace) -> Lint:
     catalogue = load_catalogue(settings, errors)
     rules = select_rules(catalogue, settings, errors)
     datasets: tuple[DatasetSettings, ...] = ()
+    warnings: list[str] = []
     if any(rule.target in DATASET_TARGETS for rule in rules):
         try:  # resolved now so that their problems are reported with all the others
-            datasets = resolve_datasets(settings)
+            datasets = resolve_datasets(settings, warnings)
         except ConfigError as exc:
             errors += exc.lines
     progress = (args.output_format or default_format()) in ("full", "concise") and not args.quiet
+    for warning in warnings:  # a file a launch script names that cannot be read: the rest still lints
+        print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
     return Lint(settings, activate(rules, settings, errors, catalogue), progress, datasets)
 
 
@@ -120,6 +123,10 @@ def run_check(args: argparse.Namespace) -> int:
     if args.diff:
         return _show_diff(lint, args)
     notes: list[str] = []
+    human = (args.output_format or default_format()) == "full" and not args.quiet
+    if human and any(ds.sources.get("trainer") == NOT_DETECTED for ds in lint.datasets):  # said to people only
+        notes.append("No launch script names a trainer: datasets are judged as CogVideo finetune/ trains "
+                     "(set `trainer:` in the config or --trainer to choose another).")
     exit_after_fix = 0
     if args.fix:
         from cogvid_lint.fix.driver import run_fixes

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from cogvid_lint import trainers
 from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import UNKNOWN, Clip, Dataset, ManifestLine
 from cogvid_lint.fsutil import Under, is_inside, plain_path
@@ -27,10 +28,11 @@ POSIX = os.name == "posix"
 @gc_paused()  # a Clip (and a ManifestLine) per list line, kept for the whole run
 def load_dataset(settings: DatasetSettings) -> Dataset:
     root = settings.data_root
+    profile = trainers.get(settings.trainer or trainers.DEFAULT)
     layout = settings.layout
     if layout == "auto":
-        layout = _detect_layout(root, settings)
-    dataset = Dataset(root=root, settings=settings, layout=layout)
+        layout = "sat" if profile.layout == "sat" else _detect_layout(root, settings)
+    dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile)
     if layout == "sat":
         _load_sat(dataset, RealPaths())
     else:

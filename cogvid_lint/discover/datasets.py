@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from cogvid_lint import trainers
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry
 from cogvid_lint.discover.launch import LaunchSettings, find_launch_scripts, read_launch_script, resolve_data_root
 from cogvid_lint.errors import ConfigError
@@ -17,11 +18,18 @@ from cogvid_lint.models import parse_resolution
 from cogvid_lint.settings import COMMAND_LINE, DATASET_DEFAULTS, DEFAULT, DatasetSettings, Settings, Source, absolute
 
 
-def resolve_datasets(settings: Settings) -> tuple[DatasetSettings, ...]:
-    """One DatasetSettings per data root; ConfigError listing every invalid one."""
+# The trainer's source when no launch script names one and none is configured.
+NOT_DETECTED = Source("default: no launch script names a trainer")
+
+
+def resolve_datasets(settings: Settings, warnings: list[str] | None = None) -> tuple[DatasetSettings, ...]:
+    """One DatasetSettings per data root; ConfigError listing every invalid one. A file a
+    launch script names that cannot be read (a broken dataset JSON or YAML config) is one
+    line in `warnings`, and the rest still resolves."""
     problems: list[str] = []
     paths = settings.paths
-    launch = _launch_settings([p for p in paths if p.is_dir()], settings.root)
+    launch = _launch_settings([p for p in paths if p.is_dir()], settings.root,
+                              warnings if warnings is not None else [])
     datasets = _dataset_settings(settings.cli, settings.config, settings.config_file, settings.cwd, settings.root,
                                  paths, launch, problems)
     if problems:
@@ -64,10 +72,21 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
                 values[key], sources[key] = per[key], where
             elif getattr(config, key) is not None:
                 values[key], sources[key] = getattr(config, key), where
+            elif script is not None and key == "trainer":
+                values[key], sources[key] = script.trainer, script.source("data_root")
             elif script is not None and key in script.values:
                 values[key], sources[key] = script.values[key], script.source(key)
             else:
                 values[key], sources[key] = DATASET_DEFAULTS[key], DEFAULT
+        if values["trainer"] is None:
+            values["trainer"], sources["trainer"] = trainers.DEFAULT, NOT_DETECTED
+        profile = trainers.get(str(values["trainer"]))
+        if profile is None:
+            known = ", ".join(trainers.all_profiles())
+            errors.append(f"{sources['trainer']}: key 'trainer': unknown trainer {values['trainer']!r} (known: {known})")
+            continue
+        values["trainer"] = profile.name
+        trainer_options = dict(script.options) if script is not None and script.trainer == profile.name else {}
         resolution = None
         if values["train_resolution"] is not None:
             try:
@@ -76,17 +95,18 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
                 errors.append(f"{sources['train_resolution']}: key 'train-resolution': {exc}")
                 continue
         values.pop("train_resolution")
-        result.append(DatasetSettings(data_root=data_root, train_resolution=resolution, sources=sources, **values))
+        result.append(DatasetSettings(data_root=data_root, train_resolution=resolution, sources=sources,
+                                      trainer_options=trainer_options, **values))
     return result
 
 
-def _launch_settings(tops: list[Path], root: Path) -> dict[Path, LaunchSettings]:
+def _launch_settings(tops: list[Path], root: Path, problems: list[str]) -> dict[Path, LaunchSettings]:
     """Launch scripts under the PATHs being linted (not the whole repo: a user who lints
     one folder gets that folder's datasets)."""
     found: dict[Path, LaunchSettings] = {}
     for top in tops:
         for script in find_launch_scripts(top):
-            for settings in read_launch_script(script):
+            for settings in read_launch_script(script, problems):
                 found.setdefault(resolve_data_root(settings, root), settings)
     return found
 

@@ -1,8 +1,10 @@
-"""Read training launch scripts (shell) for the settings they pass to a trainer.
+"""Read training launch scripts (shell) for the trainer they run and the settings they pass.
 
-CogVideo's `finetune/train_*.sh` pass `--data_root`, `--train_resolution`, `--model_name`,
-`--caption_column`, `--video_column`, `--image_column` (often inside bash arrays); we
-tokenize with shlex, expand simple `$VAR`/`${VAR}` assignments, and read flag/value pairs.
+A script's tokens (shlex, simple `$VAR`/`${VAR}` assignments expanded, bash arrays included)
+name a trainer (cogvid_lint.trainers.detect: its entry point and flags); that trainer's
+profile says which flags it reads, and reads the files they name (finetrainers' dataset
+JSON, SAT's YAML configs). A script naming no trainer but passing `--data_root` is CogVideo
+`finetune/`'s, as it always was. A file that cannot be read is one line in `problems`.
 """
 
 from __future__ import annotations
@@ -13,16 +15,13 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Any
+
+from cogvid_lint import trainers
 from cogvid_lint.settings import Source
 
-FLAG_TO_KEY = {
-    "--data_root": "data_root",
-    "--train_resolution": "train_resolution",
-    "--model_name": "model",
-    "--caption_column": "caption_column",
-    "--video_column": "video_column",
-    "--image_column": "image_column",
-}
+# Flags whose mention makes a shell script worth reading (each trainer's data root flag).
+DATA_FLAGS = (b"--data_root", b"--instance_data_root", b"--dataset_config", b"train_video.py")
 
 _SKIP_DIRS = {".git", ".hg", "node_modules", "__pycache__", ".venv", "venv", "env", ".tox", ".cogvid-lint",
               ".cogvid_lint_cache", "site-packages"}
@@ -35,15 +34,18 @@ _MAX_EXPANDED = 4096
 @dataclass(frozen=True)
 class LaunchSettings:
     script: Path
-    values: dict[str, str] = field(default_factory=dict)
+    trainer: str = trainers.DEFAULT
+    values: dict[str, Any] = field(default_factory=dict)  # dataset keys
+    options: dict[str, Any] = field(default_factory=dict)  # the trainer's own options
     lines: dict[str, int] = field(default_factory=dict)  # key -> 1-based line in the script
+    sources: dict[str, Source] = field(default_factory=dict)  # keys read from another file
 
     def source(self, key: str) -> Source:
-        return Source.in_file(self.script, self.lines.get(key, 1))
+        return self.sources.get(key) or Source.in_file(self.script, self.lines.get(key, 1))
 
 
 def find_launch_scripts(root: Path, max_depth: int = 4) -> list[Path]:
-    """Shell scripts under `root` that mention `--data_root` (cheap text test first)."""
+    """Shell scripts under `root` that mention a trainer's data flag (cheap text test first)."""
     found = []
     root = root.resolve()
     for folder, dirs, files in os.walk(root):
@@ -53,15 +55,16 @@ def find_launch_scripts(root: Path, max_depth: int = 4) -> list[Path]:
             if name.endswith(".sh"):
                 path = Path(folder) / name
                 try:
-                    if b"--data_root" in path.read_bytes()[:1_000_000]:
+                    head = path.read_bytes()[:1_000_000]
+                    if any(flag in head for flag in DATA_FLAGS):
                         found.append(path)
                 except OSError:
                     continue
     return found
 
 
-def read_launch_script(path: Path) -> list[LaunchSettings]:
-    """One LaunchSettings per `--data_root` the script passes (usually one)."""
+def read_launch_script(path: Path, problems: list[str] | None = None) -> list[LaunchSettings]:
+    """One LaunchSettings per data root the script's trainer is given (usually one)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -79,19 +82,89 @@ def read_launch_script(path: Path) -> list[LaunchSettings]:
             continue
         for token in _split(line):
             tokens.append((_expand(token, variables), lineno))
-    # One run per `--data_root`; flags before the first one (model args often come first)
+    words = [token for token, _ in tokens]
+    profile = trainers.detect(words)
+    if profile is None:
+        if not any(w.split("=", 1)[0] == "--data_root" for w in words):
+            return []
+        profile = trainers.get(trainers.DEFAULT)
+    flags = profile.launch.flags
+    # One run per data root; flags before the first one (model args often come first)
     # belong to that first run.
-    results: list[LaunchSettings] = [LaunchSettings(script=path)]
+    results: list[LaunchSettings] = [LaunchSettings(script=path, trainer=profile.name)]
     for i, (token, lineno) in enumerate(tokens):
-        key = FLAG_TO_KEY.get(token.split("=", 1)[0])
+        flag, eq, inline = token.partition("=")
+        key = flags.get(flag)
         if key is None:
             continue
-        value = token.split("=", 1)[1] if "=" in token else (tokens[i + 1][0] if i + 1 < len(tokens) else "")
-        if key in results[-1].values and key == "data_root":
-            results.append(LaunchSettings(script=path))
-        results[-1].values[key] = value
-        results[-1].lines[key] = lineno
-    return [r for r in results if "data_root" in r.values]
+        if eq:
+            value: Any = inline
+        else:
+            following = []
+            for word, _ in tokens[i + 1:]:
+                if word.startswith("--"):
+                    break
+                following.append(word)
+            # a switch (--load_tensors) has no value; a list flag (--base a.yaml b.yaml) several
+            value = True if not following else (following if key in _LISTS else following[0])
+        current = results[-1]
+        if key == "data_root" and key in current.values:
+            current = LaunchSettings(script=path, trainer=profile.name)
+            results.append(current)
+        if key.startswith("option:"):
+            current.options[key[len("option:"):]] = value
+        else:
+            current.values[key] = value
+        current.lines[key.removeprefix("option:")] = lineno
+    found = []
+    for run in results:
+        for values, options, sources in profile.from_launch(run.values, run.options, _Reader(path, problems)):
+            lines = dict(run.lines)
+            if "train_resolution" not in lines:  # assembled by the profile from several flags
+                lines["train_resolution"] = min((run.lines[k] for k in ("max_num_frames", "height", "width",
+                                                 "frame_buckets", "video_resolution_buckets") if k in run.lines),
+                                                default=1)
+            found.append(LaunchSettings(script=path, trainer=profile.name, values=values, options=options,
+                                        lines=lines, sources=sources))
+    return [r for r in found if "data_root" in r.values]
+
+
+# Flags that take several words (`--base a.yaml b.yaml`, `--video_resolution_buckets 49x480x720 ...`).
+_LISTS = {"option:configs", "option:video_resolution_buckets", "option:height_buckets", "option:width_buckets",
+          "option:frame_buckets"}
+
+
+class _Reader:
+    """What a profile uses to read the files a script names (a dataset JSON, a YAML config):
+    relative paths resolved as the script's working folder would (its own folder), every
+    problem one line naming the file."""
+
+    def __init__(self, script: Path, problems: list[str] | None):
+        self.script, self.problems = script, problems
+
+    def path(self, name: str) -> Path:
+        raw = Path(name).expanduser()
+        return raw if raw.is_absolute() else Path(os.path.normpath(self.script.parent / raw))
+
+    def load(self, name: str) -> tuple[Path, Any]:
+        """(the file, its parsed content) — JSON or YAML by suffix; None content on a problem."""
+        from cogvid_lint.bounded import BadDocument, load_json, load_yaml, read_text
+
+        path = self.path(name)
+        try:
+            text = read_text(path)
+            data = load_yaml(text) if path.suffix.lower() in (".yaml", ".yml") else load_json(text)
+        except BadDocument as exc:
+            self.problem(path, str(exc))
+            return path, None
+        except Exception as exc:  # noqa: BLE001 - the parser's own error: one line, the rest still lints
+            self.problem(path, " ".join(str(exc).split())[:200])
+            return path, None
+        return path, data
+
+    def problem(self, path: Path, what: str) -> None:
+        if self.problems is not None:
+            self.problems.append(f"{path}: cannot read (named by {self.script}): {what}")
 
 
 def resolve_data_root(settings: LaunchSettings, project_root: Path) -> Path:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
     from cogvid_lint.store import Store
+    from cogvid_lint.trainers import Profile, Sample
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per list line, 100,000s of them
@@ -111,6 +112,17 @@ class Dataset:
     # layout-specific extras: e.g. SAT label files, column names that were looked for
     missing: list[tuple[str, str, Path]] = field(default_factory=list)  # (column, wanted, folder)
     sat_labels: list[ManifestLine] = field(default_factory=list)
+    profile: "Profile | None" = None  # the trainer that trains on it (set by discovery)
+    _samples: dict[tuple, "Sample"] = field(default_factory=dict, repr=False)
+
+    def sample(self, frames: int, fps: float | None) -> "Sample":
+        """What the dataset's trainer takes of a clip of `frames` at `fps`; worked out once
+        per (frames, fps) in a run: several video rules ask of every clip."""
+        key = (frames, fps)
+        found = self._samples.get(key)
+        if found is None:
+            found = self._samples[key] = self.profile.sample(frames, fps, self.settings)
+        return found
 
     @property
     def name(self) -> str:

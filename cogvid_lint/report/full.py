@@ -88,7 +88,7 @@ def _settings(console: Console, result: RunResult) -> None:
         table.add_column(column)
     for ds in result.datasets:
         name = result.relpath(ds.data_root)
-        rows = [("data_root", name), ("layout", ds.layout), ("model", ds.model),
+        rows = [("data_root", name), ("trainer", ds.trainer or "-"), ("layout", ds.layout), ("model", ds.model),
                 ("train_resolution", str(ds.resolution) if ds.resolution else "-"), ("purpose", ds.purpose)]
         for column in ("caption_column", "video_column", "image_column", "id_token"):
             if getattr(ds, column):

@@ -9,15 +9,22 @@ from seeds import launch_seeds as seeds
 
 
 def load():
+    from cogvid_lint import trainers
+    from cogvid_lint.config_files import DATASET_KEYS
     from cogvid_lint.discover import launch
 
     path = _harness.scratch_file("train.sh")
+    keys = {"data_root", *DATASET_KEYS}
 
     def one_input(data: bytes) -> None:
         path.write_bytes(data)
-        for found in launch.read_launch_script(path):
-            assert "data_root" in found.values and set(found.values) <= set(launch.FLAG_TO_KEY.values())
-            assert all(len(value) <= len(data) + launch._MAX_EXPANDED for value in found.values.values())
+        problems: list[str] = []
+        for found in launch.read_launch_script(path, problems):
+            assert "data_root" in found.values and set(found.values) <= keys
+            assert trainers.get(found.trainer) is not None
+            words = [w for v in found.values.values() for w in (v if isinstance(v, list) else [v])]
+            assert all(len(str(w)) <= len(data) + launch._MAX_EXPANDED for w in words)
+        assert all("\n" not in problem for problem in problems)
 
     return one_input
 

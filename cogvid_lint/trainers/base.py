@@ -1,0 +1,155 @@
+"""What a trainer does with a dataset: the seam every clip rule goes through.
+
+A `Profile` says how a trainer is recognised in a repository (its launch commands), which
+flags it reads, how it samples frames from a clip of N frames (`sample`), how it resizes
+(`resize`), what it does with an id token, and how to call it in a message. Rules ask the
+dataset's profile; none names a trainer. A profile is plain data and pure functions of
+(frames, fps, settings): table-driven tests check each against the trainer's arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Mapping
+
+if TYPE_CHECKING:
+    from cogvid_lint.settings import DatasetSettings
+
+ResizeMode = Literal["stretch", "cover-crop", "crop-only"]
+# How the trainer uses an id token: "caption" — a caption convention the captions must carry
+# (CogVideo); "glued" — prepended with no separator (diffusers); "prepended" — prepended with
+# a space by the trainer (finetrainers, cogvideox-factory): never required in captions.
+IdTokenMode = Literal["caption", "glued", "prepended"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The frames a trainer takes of a clip of `source` frames."""
+
+    source: int
+    target: int  # frames in the training sample the trainer aims for (F, the bucket)
+    indices: tuple[int, ...]  # source frame indices in training order; padding repeats one
+    padded: int = 0  # copies of a frame appended to reach the target
+    stride: float | None = None  # source frames between two taken ones (None: not regular)
+    unseen_tail: int = 0  # frames after the last taken one, never shown
+    effective_fps: float | None = None  # the rate the taken frames show motion at
+    crash: str | None = None  # the trainer's own error on this clip, when it would stop
+    what: str = ""  # what the trainer does, in words, for messages
+    padding: str = ""  # "...repeats the last frame 19 times", for messages
+
+    @property
+    def taken(self) -> int:
+        return len(self.indices)
+
+
+@dataclass(frozen=True)
+class Resize:
+    """How the trainer maps a `width`x`height` display frame to its training size."""
+
+    mode: ResizeMode
+    width: int  # the training frame
+    height: int
+    scaled: tuple[int, int] | None = None  # (w, h) after an aspect-preserving resize, before cropping
+    crop: tuple[int, int, int, int] | None = None  # (x, y, w, h) of the scaled frame that is kept
+    lost: float = 0.0  # share of the source frame's area cropped away
+    upscale: float = 1.0  # the largest factor a side is scaled up by (> 1: upscaled)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How a trainer shows in a launch script, and which flags it reads."""
+
+    # a token of the command that names this trainer (script or module), as a path suffix
+    entry_points: tuple[str, ...]
+    # flag -> dataset key (data_root, caption_column, video_column, image_column, model,
+    # train_resolution, id_token) or an option of the profile ("option:<name>")
+    flags: Mapping[str, str] = field(default_factory=dict)
+    # a flag that must be present too (tells two trainers with one entry point apart)
+    requires: tuple[str, ...] = ()
+    # a flag whose presence rules this trainer out
+    excludes: tuple[str, ...] = ()
+
+
+class Profile:
+    """A trainer. Subclasses set the class attributes and implement `sample`."""
+
+    name: str = ""  # the value of `trainer:` / `--trainer`
+    title: str = ""  # how messages call it ("CogVideo finetune/")
+    launch: Launch = Launch(entry_points=())
+    layout: str = "cogvideo"  # the dataset layout it reads (discover.dataset)
+    id_token: IdTokenMode = "caption"
+    caches_latents: bool = False
+    # options a launch script or config may set, with their defaults
+    defaults: Mapping[str, Any] = {}
+
+    def from_launch(self, values: dict[str, Any], options: dict[str, Any], reader: Any) -> list[tuple[dict, dict, dict]]:
+        """The datasets a launch command gives this trainer: (dataset keys, options, sources
+        of keys read from other files) for each. `reader.load(name)` reads a file the
+        command names (None on a problem, said once by the reader)."""
+        values = dict(values)
+        pretrained = options.get("pretrained_model")
+        if "model" not in values and isinstance(pretrained, str):
+            model = model_from_checkpoint(pretrained)
+            if model:
+                values["model"] = model
+        return [(values, dict(options), {})]
+
+    def options(self, settings: DatasetSettings) -> dict[str, Any]:
+        return {**self.defaults, **(settings.trainer_options or {})}
+
+    def target_frames(self, settings: DatasetSettings) -> int | None:
+        resolution = settings.resolution
+        return resolution.frames if resolution is not None else None
+
+    def sample(self, frames: int, fps: float | None, settings: DatasetSettings) -> Sample:
+        raise NotImplementedError
+
+    def resize(self, width: int, height: int, settings: DatasetSettings, frames: int | None = None) -> Resize | None:
+        """Stretch to the training size (most trainers); None without a training size."""
+        resolution = settings.resolution
+        if resolution is None or width <= 0 or height <= 0:
+            return None
+        return stretch(width, height, resolution.width, resolution.height)
+
+    def __repr__(self) -> str:
+        return f"<trainer {self.name}>"
+
+
+def model_from_checkpoint(name: str) -> str | None:
+    """`THUDM/CogVideoX1.5-5B-I2V` -> cogvideox1.5-i2v: the model a checkpoint's name says."""
+    lowered = name.lower()
+    if "cogvideox" not in lowered:
+        return None
+    version = "cogvideox1.5" if "1.5" in lowered else "cogvideox"
+    return f"{version}-{'i2v' if 'i2v' in lowered else 't2v'}"
+
+
+def stretch(width: int, height: int, target_w: int, target_h: int) -> Resize:
+    return Resize("stretch", target_w, target_h, upscale=max(target_w / width, target_h / height))
+
+
+def cover_crop(width: int, height: int, target_w: int, target_h: int) -> Resize:
+    """Scale so the frame covers target_w x target_h (aspect kept), then cut the center."""
+    scale = max(target_w / width, target_h / height)
+    scaled_w, scaled_h = max(target_w, round(width * scale)), max(target_h, round(height * scale))
+    x, y = (scaled_w - target_w) // 2, (scaled_h - target_h) // 2
+    lost = 1 - (target_w * target_h) / (scaled_w * scaled_h)
+    return Resize("cover-crop", target_w, target_h, (scaled_w, scaled_h), (x, y, target_w, target_h), lost, scale)
+
+
+def crop_only(width: int, height: int, target_w: int, target_h: int) -> Resize:
+    """Cut target_w x target_h out of the center, no resize (larger than the frame: no crop)."""
+    x, y = max(0, (width - target_w) // 2), max(0, (height - target_h) // 2)
+    lost = max(0.0, 1 - (min(width, target_w) * min(height, target_h)) / (width * height))
+    return Resize("crop-only", target_w, target_h, (width, height), (x, y, target_w, target_h), lost, 1.0)
+
+
+def strided(frames: int, target: int, start: int = 0, end: int | None = None) -> tuple[int, ...]:
+    """range(start, end, (end - start) // target)[:target]: the trainers' common stride."""
+    end = frames if end is None else end
+    step = (end - start) // target
+    return tuple(range(start, end, step))[:target] if step > 0 else ()
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"

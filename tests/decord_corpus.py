@@ -25,7 +25,7 @@ from cogvid_lint.probe.pool import probe_many
 FRAMES = 49
 # Random mutations per base clip: half within the header (where a byte decides the
 # verdict), half anywhere (mostly compressed data: decoders conceal it).
-RANDOM_PER_BASE = 6
+RANDOM_PER_BASE = 30
 
 
 def base_clips(folder: Path) -> dict[str, Path]:

@@ -15,7 +15,7 @@ a fraction of its frames) that decord reads completely (issue 17 item 11):
   patches, that cluster's size is "unknown", which makes FFmpeg 7 do the same.
 
 Only a few bytes of the file are read (element headers, in place), and only the
-headers of blocks inside a damaged or unknown-size cluster are walked one by one.
+headers of blocks inside a damaged cluster are walked one by one.
 """
 
 from __future__ import annotations
@@ -128,8 +128,11 @@ def _walk(r: _Reader, patches: dict[int, bytes], refused: bool) -> None:
             if declared is not None and (declared >= end or _starts_top_level(r, declared)):
                 pos = declared
                 continue
-            if declared is not None:  # a wrong size: read on to the next cluster, as 4.1 does
-                patches[size_at] = _unknown_size(payload - size_at)
+            if declared is None:
+                # a live stream's: FFmpeg 7 reads it to the next cluster already, and the
+                # rest are alike (walking their every block would cost for nothing)
+                return
+            patches[size_at] = _unknown_size(payload - size_at)  # a wrong size: read on, as 4.1
             pos = _cluster_end(r, payload, end)
             continue
         if length is None:

@@ -46,7 +46,8 @@ def probe_version(probe_fn_spec: str) -> str:
 
     digest = hashlib.sha256(f"{probe_fn_spec}:{_FIELDS}".encode())
     here = Path(__file__).parent
-    sources = [here / "pyav.py", here / "mp4box.py", here / "pixfmt.py", here / "info.py", here / "cache.py"]
+    sources = [here / "pyav.py", here / "mp4box.py", here / "ebml.py", here / "pixfmt.py", here / "info.py",
+               here / "cache.py"]
     spec = importlib.util.find_spec("av")  # locates PyAV without importing it (~0.1 s)
     if spec is not None and spec.origin:
         sources.append(Path(spec.origin).parent / "about.py")

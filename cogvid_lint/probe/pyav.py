@@ -20,6 +20,7 @@ import stat
 from fractions import Fraction
 from operator import sub
 
+from cogvid_lint.probe.ebml import PatchedFile, lenient_patches
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.mp4box import read_head, read_layout, sniff_format
 from cogvid_lint.probe.pixfmt import DECODE, header_pix_fmt
@@ -40,6 +41,17 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 # containers whose headers give frame rate and count, we let no decoder open while FFmpeg
 # probes, and read the pixel format from the codec's headers instead.
 _HEADER_ONLY = {"codec_whitelist": "none"}
+_MATROSKA = "matroska,webm"
+# Before reading a frame, decord 0.6.0 reserves its frame index for the count the header
+# claims (nb_frames, else average rate x duration): 24 bytes a frame (AVFrameTime: pts,
+# dts, start, stop). A damaged count (an stts entry or strh length of 2^31-1) makes that
+# one allocation tens of GiB, which fails (std::bad_alloc; Linux refuses one allocation
+# beyond RAM + swap) and, uncaught, aborts the process: the training run dies. We flag a
+# reservation beyond 32 GiB: counts of 2^31-1 (48 GiB) and more crash on ordinary
+# machines, while 10^9 (22 GiB) did not on a 23 GiB one. A fixed bound, so the verdict
+# is the same wherever the linter runs.
+DECORD_INDEX_ENTRY_BYTES = 24
+DECORD_INDEX_LIMIT = 32 << 30
 
 
 def warm_up() -> None:
@@ -77,6 +89,10 @@ def _probe(p: str) -> VideoInfo:
     # One read serves the format sniff and, in most clips, the mp4 box walk (rotation).
     head = read_head(p, size)
     fmt = sniff_format(head)
+    if fmt == _MATROSKA:
+        info = _open_lenient(av, p, head, size, refused=False)
+        if info is not None:
+            return info
     if fmt:
         try:
             container = av.open(p, format=fmt, metadata_errors="ignore",
@@ -94,12 +110,29 @@ def _probe(p: str) -> VideoInfo:
     try:
         container = av.open(p, mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        return VideoInfo(path=p, error=_open_error(p, exc, head, size), size_bytes=size)
+        info = _open_lenient(av, p, head, size, refused=True) if fmt == _MATROSKA else None
+        return info or VideoInfo(path=p, error=_open_error(p, exc, head, size), size_bytes=size)
     except OSError as exc:
         return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
                          size_bytes=size)
     with container:
         return _inspect(av, container, _pick_stream(container), p, head, size, DECODE)
+
+
+def _open_lenient(av, p: str, head: bytes, size: int, refused: bool) -> VideoInfo | None:
+    """The clip as decord's FFmpeg 4.1 reads a damaged Matroska file (see ebml), or None
+    when nothing needs forgiving (or the forgiving view fails to open too). `refused`:
+    our FFmpeg refused the file as it is."""
+    patches = lenient_patches(p, size, refused=refused)
+    if not patches:
+        return None
+    with PatchedFile(p, patches) as patched:
+        try:
+            container = av.open(patched, format=_MATROSKA, metadata_errors="ignore")
+        except av.error.FFmpegError:
+            return None if refused else _open_lenient(av, p, head, size, refused=True)
+        with container:
+            return _inspect(av, container, _pick_stream(container), p, head, size, DECODE)
 
 
 def _open_error(p: str, exc, head: bytes, size: int) -> str:
@@ -155,6 +188,9 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
     base.update(rotation=rotation, width=w, height=h)
 
     scan = _scan(av, container, vs)
+    crash = _decord_crash(vs, container, base["header_frames"])
+    if crash:  # decord aborts before it reads a packet: nothing later matters
+        return VideoInfo(**base, frames=scan.count, error=crash)
     if scan.error:
         return VideoInfo(**base, frames=scan.count, error=scan.error)
     base["frames"] = scan.count
@@ -162,6 +198,12 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
         claim = base["header_frames"]
         err = f"truncated: no readable packets (0 of {claim} frames)" if claim else None
         return VideoInfo(**base, error=err or "no video frames")
+
+    if not scan.first_key:
+        # decord decodes from the first packet on; without a keyframe there nothing
+        # decodes until the next one (a damaged first cluster, a cut head)
+        return VideoInfo(**base, error="damaged: the first packet is not a keyframe "
+                                       "(the frames before the next keyframe do not decode)")
 
     fps = _fps(vs)
     base.update(fps=fps, duration_s=_duration(vs, container, scan.count, fps))
@@ -175,6 +217,30 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
             error = f"truncated: {problem} ({scan.count} of {claim} frames)"
             return VideoInfo(**base, error=error)
     return VideoInfo(**base, error=_decord_refusal(vs, container, base))
+
+
+def _decord_crash(vs, container, header_frames: int) -> str | None:
+    """Why decord 0.6.0 would abort opening the clip (its frame index reservation,
+    DECORD_INDEX_LIMIT), or None."""
+    if header_frames >= 1:
+        claim, what = header_frames, _COUNT_SOURCE.get(container.format.name, "the header")
+        claimed = f"{what} claims {claim} frames"
+    else:
+        rate, dur = vs.average_rate, container.duration
+        if not rate or not dur or dur <= 0:
+            return None  # _decord_refusal's case
+        estimate = float(rate) * dur / 1_000_000
+        claim = estimate if estimate != estimate or estimate > 2**63 else int(estimate)
+        claimed = (f"the header's duration ({dur / 1_000_000:g} s) at {float(rate):g} fps "
+                   f"claims {claim:.0f} frames")
+    if claim * DECORD_INDEX_ENTRY_BYTES <= DECORD_INDEX_LIMIT:
+        return None
+    gib = claim * DECORD_INDEX_ENTRY_BYTES / (1 << 30)
+    return (f"decord would crash: {claimed}, and decord reserves {gib:.0f} GiB for its frame "
+            f"index before reading any (std::bad_alloc, the process aborts)")
+
+
+_COUNT_SOURCE = {"mov,mp4,m4a,3gp,3g2,mj2": "the sample table (stts)", "avi": "the stream header (strh)"}
 
 
 def _decord_refusal(vs, container, base: dict) -> str | None:
@@ -202,11 +268,11 @@ def _rotation(p: str, head: bytes, size: int, fmt: str, index: int) -> int:
 
 
 class _Scan:
-    __slots__ = ("count", "error", "last_corrupt", "pts", "tail")
+    __slots__ = ("count", "error", "first_key", "last_corrupt", "pts", "tail")
 
     def __init__(self):
         self.count, self.pts, self.tail = 0, [], []
-        self.last_corrupt, self.error = False, None
+        self.last_corrupt, self.error, self.first_key = False, None, True
 
 
 def _scan(av, container, vs) -> _Scan:
@@ -218,6 +284,8 @@ def _scan(av, container, vs) -> _Scan:
             size = pkt.size
             if size <= 0:
                 continue
+            if not count:
+                s.first_key = pkt.is_keyframe
             count += 1
             ts = pkt.pts
             if ts is None:

@@ -89,14 +89,15 @@ def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
 
 @check("dataset.missing_media", args=("kind", "hint"))
 def missing_media(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    unseen = dataset.git_ignored  # absent and git-ignored: a checkout without the media (discovery)
     for clip in dataset.clips:
-        if not clip.escapes_root and clip.stat is None:
+        if not clip.escapes_root and clip.stat is None and clip.fspath not in unseen:
             hint = ""
             if clip.entry is not None and clip.index == 0 and dataset.videos is not None and dataset.videos.has_bom:
                 hint = " (the list file starts with a UTF-8 BOM, which becomes part of this path)"
             yield clip_finding(clip, {"kind": "clip", "hint": hint})
     for entry, path in _image_paths(dataset):
-        if not _escapes(path, dataset) and not os.path.exists(path):
+        if not _escapes(path, dataset) and not os.path.exists(path) and os.fspath(path) not in unseen:
             yield Finding(Location(path), {"kind": "image", "hint": ""}, anchor=Location(entry.file, entry.line))
 
 

@@ -22,6 +22,7 @@ from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
 from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import resolve_datasets
+from cogvid_lint.discover.project import Project
 from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
 from cogvid_lint.suppress import apply_filters
 
@@ -50,6 +51,7 @@ class Lint:
     active: Sequence[ActiveRule]
     progress: bool = False  # output is for people: long probes may draw a bar on stderr
     datasets: Sequence[DatasetSettings] = ()  # resolved only when a rule reads datasets (not the code hook)
+    project: Project | None = None  # what the last pass discovered (read by the notes, the baseline)
 
     def run(self) -> list[Diagnostic]:
         """settings → discovery → probe stream → checks → filters: the findings of one pass.
@@ -68,13 +70,13 @@ class Lint:
         jobs = options.jobs or available_cpus()
         found: list[Diagnostic] = []
         if not needs_probes(active):
-            project = build_project(active, settings, self.datasets, store)
+            project = self.project = build_project(active, settings, self.datasets, store)
             for unit in run_checks(active, project, store, jobs=jobs):
                 found.extend(unit)
             return apply_filters(finish(found), settings)
         early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
         try:
-            project = build_project(active, settings, self.datasets, store)
+            project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
                 early = None  # the stream owns it now
@@ -142,6 +144,7 @@ def run_check(args: argparse.Namespace) -> int:
             exit_after_fix = 1
     else:
         diagnostics = lint.run()
+    notes += unseen_notes(lint.project)
     fmt = args.output_format or default_format()
     diagnostics = _baseline_step(args, fmt, lint, diagnostics, known, notes)
     if diagnostics is None:
@@ -167,6 +170,28 @@ def run_check(args: argparse.Namespace) -> int:
     return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
 
 
+def unseen_paths(project: Project | None) -> list[str]:
+    """The listed files the last pass could not look at: absent and git-ignored (discovery)."""
+    return [path for ds in (project.datasets if project is not None else ()) for path in sorted(ds.git_ignored)]
+
+
+def unseen_notes(project: Project | None) -> list[str]:
+    """One line for the listed media a checkout does not have because git ignores it."""
+    if project is None:
+        return []
+    clips = sum(len({c.fspath for c in ds.clips if c.fspath in ds.git_ignored}) for ds in project.datasets)
+    others = sum(len(ds.git_ignored) for ds in project.datasets) - clips
+    if not clips and not others:
+        return []
+    what = " and ".join(part for part in (_count(clips, "listed clip"), _count(others, "listed image")) if part)
+    verb = "is" if clips + others == 1 else "are"
+    return [f"{what} {verb} git-ignored and not present: clip rules skipped."]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}" if n else ""
+
+
 def default_format() -> str:
     """`github` (annotations) inside GitHub Actions, else the rich report."""
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "full"
@@ -188,7 +213,8 @@ def _baseline_step(args, fmt, lint: Lint, diagnostics: list[Diagnostic], known, 
         return None
     if known is not None:
         scopes = [*lint.settings.paths, *(ds.data_root for ds in lint.datasets)]
-        outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes)
+        outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes,
+                                          unseen=unseen_paths(lint.project))
         fixed = outcome.fixed
         notes.append(f"Baseline {args.baseline}: {outcome.matched} known finding{'s' if outcome.matched != 1 else ''}"
                      f" hidden; {fixed} entr{'y' if fixed == 1 else 'ies'} no longer match (fixed)"

@@ -304,6 +304,14 @@ class ClipChecks:
         return found
 
 
+def check_clip(active: Sequence[ActiveRule], project: Project, clip: Clip, info: Any) -> list[Diagnostic]:
+    """The video rules' stamped findings on `clip` were its probe facts `info` (a media fix's
+    plan: what the rewritten clip would be). The clip itself is left as it is."""
+    checks = ClipChecks(active, project)
+    checks.answered([Clip(clip.dataset, clip.index, clip.fspath, clip.entry, clip.escapes_root, info, clip.stat)])
+    return finish(checks.rest())
+
+
 def _run_rule(rule: ActiveRule, ctx: RuleContext, subjects: Iterable[Any]) -> list[Diagnostic]:
     """The rule's stamped findings on the subjects. Callers pause the GC around it: a re-lint of
     10,000 clips makes as many findings, nothing for the collector."""

@@ -11,8 +11,8 @@ from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.commands.progress import ProgressBar
-from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, finish, load_catalogue,
-                                needs_probes, probe_keys, run_checks, select_rules)
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, finish,
+                                load_catalogue, matches, needs_probes, probe_keys, run_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
 from cogvid_lint.probe.stream import ProbeStream
 from cogvid_lint.store import Store
@@ -130,7 +130,7 @@ def run_check(args: argparse.Namespace) -> int:
         # a media fix run killed earlier: finish its verified clips, drop its temp files
         recovered = recover([ds.data_root for ds in lint.datasets], finish=True) if lint.datasets else []
         notes += recovered
-        outcome = run_fixes(lint.run, args.unsafe_fixes)
+        outcome = run_fixes(lint.run, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
         diagnostics = outcome.remaining
         notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
                      f"({len(diagnostics)} remaining).")
@@ -168,6 +168,26 @@ def run_check(args: argparse.Namespace) -> int:
         for note in notes:
             print(note, file=sys.stderr)
     return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
+
+
+def rewrite_judge(lint: Lint):
+    """The judge of media fixes (fix.judge): every video rule the configuration enables, not
+    only those this run selected — `--select CVL107 --fix --unsafe-fixes` must not make a
+    CVL102 error the next full run reports — with the configured severities and params."""
+    from cogvid_lint.fix.judge import RewriteJudge
+
+    settings = lint.settings
+    try:
+        catalogue = load_catalogue(settings)
+        rules = [r for r in catalogue if r.target == "video" and not any(matches(s, r) for s in settings.ignore)]
+        judges = activate(rules, settings, catalogue=catalogue)
+    except ConfigError:  # a problem in a rule this run did not select: judge by the selected ones
+        judges = [rule for rule in lint.active if rule.spec.target == "video"]
+
+    def findings(clip, info) -> list[Diagnostic]:
+        return apply_filters(check_clip(judges, lint.project, clip, info), settings)
+
+    return RewriteJudge(lambda: lint.project, findings)
 
 
 def unseen_paths(project: Project | None) -> list[str]:
@@ -239,7 +259,7 @@ def _show_diff(lint: Lint, args: argparse.Namespace) -> int:
 
     diagnostics = lint.run()
     relpath = RunResult(diagnostics=(), rules=()).relpath
-    lines = plan_fixes(diagnostics, args.unsafe_fixes, relpath)
+    lines = plan_fixes(diagnostics, args.unsafe_fixes, relpath, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
     emit("".join(line + "\n" for line in lines), args.output_file)
     pending = chosen(diagnostics, args.unsafe_fixes)
     unsafe_left = sum(1 for d in diagnostics if d.fix is not None and d not in pending)

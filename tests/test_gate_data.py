@@ -154,6 +154,53 @@ def test_the_baseline_keeps_the_entries_of_clips_the_checkout_does_not_have(tmp_
     assert "no longer match (fixed)" in done.stdout and "0 entries no longer match" not in done.stdout
 
 
+def _datasets(*roots: Path):
+    from cogvid_lint.discover.project import Clip, Dataset
+
+    found = []
+    for root in roots:
+        dataset = Dataset(root=root, settings=None, layout="cogvideo")  # type: ignore[arg-type]
+        dataset.clips = [Clip(dataset, n, str(root / "videos" / name), None, False, None, None)
+                         for n, name in enumerate(("a.mp4", "b.mp4"))]
+        found.append(dataset)
+    return found
+
+
+@needs_git
+def test_git_is_asked_once_for_every_absent_clip_of_a_work_tree(tmp_path):
+    from cogvid_lint.discover.gitignored import mark_git_ignored
+
+    git(tmp_path, "init", "-q", ".")
+    (tmp_path / ".gitignore").write_text("one/videos/a.mp4\ntwo/videos/\n")
+    calls = []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        return subprocess.run(argv, env=GIT_ENV, **kwargs)
+
+    one, two = _datasets(tmp_path / "one", tmp_path / "two")
+    mark_git_ignored([one, two], run=run)
+    assert len(calls) == 1 and calls[0][-3:] == ["check-ignore", "--stdin", "-z"]
+    assert one.git_ignored == {str(tmp_path / "one" / "videos" / "a.mp4")}
+    assert two.git_ignored == {str(tmp_path / "two" / "videos" / name) for name in ("a.mp4", "b.mp4")}
+
+
+@pytest.mark.parametrize("git_says", ["not installed", "fatal"])
+def test_without_an_answer_from_git_nothing_is_excused(git_says, tmp_path):
+    from cogvid_lint.discover.gitignored import mark_git_ignored
+
+    (tmp_path / ".git").mkdir()  # looks like a work tree; git cannot tell
+
+    def run(argv, **kwargs):
+        if git_says == "not installed":
+            raise FileNotFoundError("git")
+        return subprocess.CompletedProcess(argv, 128, b"", b"")
+
+    (dataset,) = _datasets(tmp_path / "data")
+    mark_git_ignored([dataset], run=run)
+    assert dataset.git_ignored == frozenset()
+
+
 # -- item 3: a fix never makes things worse ----------------------------------------------------
 
 def speed_dataset(root: Path, width: int = 72, height: int = 48) -> Path:

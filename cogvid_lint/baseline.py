@@ -167,10 +167,13 @@ def load_baseline(path: Path) -> Counter[Key]:
 
 
 def apply_baseline(diagnostics: Sequence[Diagnostic], baseline: Counter[Key], root: Path,
-                   codes: Iterable[str] | None = None, scopes: Iterable[Path] = ()) -> BaselineOutcome:
+                   codes: Iterable[str] | None = None, scopes: Iterable[Path] = (),
+                   unseen: Iterable[Path | str] = ()) -> BaselineOutcome:
     """Drop the findings the baseline excuses. An entry counts as fixed only when this run
-    could have found it again: its rule ran (`codes`) and its path lies under a linted path
-    or dataset (`scopes`); a run of one rule or one file does not call the rest fixed."""
+    could have found it again: its rule ran (`codes`), its path lies under a linted path
+    or dataset (`scopes`), and it is not a file this run could not look at (`unseen`: the
+    git-ignored clips a CI checkout does not have); a run of one rule or one file does not
+    call the rest fixed."""
     left = Counter(baseline)
     new = []
     for diagnostic in diagnostics:
@@ -181,10 +184,11 @@ def apply_baseline(diagnostics: Sequence[Diagnostic], baseline: Counter[Key], ro
             new.append(diagnostic)
     active = set(codes) if codes is not None else None
     prefixes = [relative_to_root(scope, root) for scope in scopes]
+    skipped = {relative_to_root(Path(path), root) for path in unseen}
 
     def in_scope(entry: Key) -> bool:
         code, rel, _ = entry
-        if active is not None and code not in active:
+        if (active is not None and code not in active) or rel in skipped:
             return False
         return not prefixes or any(p == "." or rel == p or rel.startswith(p.rstrip("/") + "/") for p in prefixes)
 

@@ -21,7 +21,7 @@ from cogvid_lint.findings import Diagnostic, Finding, Severity
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.hashing import DigestJob
 from cogvid_lint.probe.stream import ProbeStream
-from cogvid_lint.registry import CheckFn, RuleContext, load_checks, message_args
+from cogvid_lint.registry import CheckFn, RuleContext, load_checks, message_args, reads_probe_facts
 from cogvid_lint.settings import DatasetSettings, Settings
 from cogvid_lint.store import StatKey, Store
 
@@ -142,7 +142,8 @@ def build_project(active: Sequence[ActiveRule], settings: Settings, datasets: Se
 
 
 def needs_probes(active: Sequence[ActiveRule]) -> bool:
-    return any(rule.spec.target == "video" for rule in active)
+    """A video rule runs, or a dataset rule whose check reads the clips' probe facts."""
+    return any(rule.spec.target == "video" or reads_probe_facts(rule.check) for rule in active)
 
 
 @gc_paused()  # a StatKey per clip
@@ -181,10 +182,14 @@ def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, pro
     video rules check each clip as its facts come in. With `overlap` (two probe workers or
     more), the rules that read no probe run between two pulls while workers probe, so this
     process's work overlaps theirs; without it, this process waits for the workers and does
-    its own work after, one CPU's worth at a time (`-j 1`)."""
+    its own work after, one CPU's worth at a time (`-j 1`).
+
+    The dataset rules whose checks read probe facts (registry.check's `probe_facts`) run
+    last, once the stream is finished and every probed clip has its `info`."""
     units = check_units(active, project, store, probes, jobs)
     if probes is None:
         yield from units
+        yield from check_units(active, project, store, None, jobs, after_probes=True)
         return
     clips = ClipChecks(active, project)
     later: list[Diagnostic] | None = None  # a unit computed, not handed over yet
@@ -208,6 +213,7 @@ def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, pro
         yield later
     yield from units
     yield clips.rest()
+    yield from check_units(active, project, store, None, jobs, after_probes=True)
 
 
 # Hashing time between two looks at the probe workers (a worker holds ~10 ms of clips)
@@ -215,13 +221,15 @@ DIGEST_STEP_S = 0.002
 
 
 def check_units(active: Sequence[ActiveRule], project: Project, store: Store, probes: ProbeStream | None = None,
-                jobs: int = 1) -> Iterator[list[Diagnostic]]:
+                jobs: int = 1, *, after_probes: bool = False) -> Iterator[list[Diagnostic]]:
     """The stamped findings of each rule that reads no probe on each dataset (or on all
     Python files), one list at a time: a unit of work short enough to run between two looks
     at the probe workers (run_checks). A check that reads content digests gets them first,
-    from the store or hashed in steps as short (empty units between them)."""
+    from the store or hashed in steps as short (empty units between them).
+    `after_probes`: instead, the rules whose checks read probe facts (run_checks runs them
+    once the probe stream is finished)."""
     for rule in active:
-        if rule.spec.target == "video":
+        if rule.spec.target == "video" or reads_probe_facts(rule.check) != after_probes:
             continue
         select = getattr(rule.check, "content_digests", None)
         for dataset, subjects in _subjects(rule.spec.target, project):
@@ -294,6 +302,14 @@ class ClipChecks:
                 for dataset_id, subjects in by_dataset.items():
                     found += _run_rule(rule, self._contexts[n, dataset_id], subjects)
         return found
+
+
+def check_clip(active: Sequence[ActiveRule], project: Project, clip: Clip, info: Any) -> list[Diagnostic]:
+    """The video rules' stamped findings on `clip` were its probe facts `info` (a media fix's
+    plan: what the rewritten clip would be). The clip itself is left as it is."""
+    checks = ClipChecks(active, project)
+    checks.answered([Clip(clip.dataset, clip.index, clip.fspath, clip.entry, clip.escapes_root, info, clip.stat)])
+    return finish(checks.rest())
 
 
 def _run_rule(rule: ActiveRule, ctx: RuleContext, subjects: Iterable[Any]) -> list[Diagnostic]:

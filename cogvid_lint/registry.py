@@ -38,12 +38,16 @@ class RuleContext:
 
 
 def check(key: str, args: Iterable[str] = (), *,
-          content_digests: Callable[["Dataset"], list] | None = None) -> Callable[[CheckFn], CheckFn]:
+          content_digests: Callable[["Dataset"], list] | None = None,
+          probe_facts: bool = False) -> Callable[[CheckFn], CheckFn]:
     """Register a check under `key`. `args`: the message arguments (Finding.args keys) that
     every finding of it fills. A rule's message and hint may name only these and the rule's
     parameters: engine.activate refuses any other name, which would be shown as `{name}`.
     `content_digests(dataset)`: the (path, os.stat) of the files whose content digests the
-    check reads from `ctx.digests` (a dataset check)."""
+    check reads from `ctx.digests` (a dataset check).
+    `probe_facts`: a dataset check that reads its clips' probe facts (`clip.info`): the
+    clips are probed when it runs, and the engine runs it once the probe stream is finished
+    (every clip's `info` filled in, None only for clips not probed: missing, outside)."""
 
     def register(fn: CheckFn) -> CheckFn:
         if key in _CHECKS and _CHECKS[key] is not fn:
@@ -51,6 +55,8 @@ def check(key: str, args: Iterable[str] = (), *,
         declare_args(fn, args)
         if content_digests is not None:
             fn.content_digests = content_digests  # type: ignore[attr-defined]
+        if probe_facts:
+            fn.probe_facts = True  # type: ignore[attr-defined]
         _CHECKS[key] = fn
         return fn
 
@@ -64,6 +70,11 @@ def declare_args(fn: CheckFn, args: Iterable[str]) -> CheckFn:
         raise TypeError(f"message arguments must be a sequence of names, not the string {args!r}")
     fn.message_args = frozenset(args)  # type: ignore[attr-defined]
     return fn
+
+
+def reads_probe_facts(fn: CheckFn) -> bool:
+    """Whether `fn` declared that it reads the clips' probe facts (a dataset check)."""
+    return getattr(fn, "probe_facts", False)
 
 
 def message_args(fn: CheckFn) -> frozenset[str]:

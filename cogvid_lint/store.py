@@ -334,6 +334,13 @@ def _folder_lock(folder: Path) -> Iterator[None]:
 
 def _prepare_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    write_folder_tags(folder)
+
+
+def write_folder_tags(folder: Path) -> None:
+    """Mark a folder cogvid-lint writes as its own: `.gitignore` (`*`: nothing in it is ever
+    committed, the tag and the ignore file included) and `CACHEDIR.TAG` (backup and archive
+    tools that honour the tag skip it). Written once; a user's edit of either is kept."""
     for name, text in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "*\n")):
         try:
             with open(folder / name, "x", encoding="utf-8") as handle:

@@ -20,6 +20,12 @@ _KNOWN_NAMES = {"caption_column": CAPTION_NAMES, "video_column": VIDEO_NAMES, "i
 
 @check("dataset.missing_manifest", args=("column", "problem"))
 def missing_manifest(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if dataset.missing and not dataset.root.is_dir():  # said once, not once per list it would hold
+        column, wanted, folder = next(((c, w, f) for c, w, f in dataset.missing if c == "video_column"),
+                                      dataset.missing[0])
+        yield Finding(Location(folder / wanted), {"column": column, "problem": "not found" + _suggest(folder, wanted,
+                                                                                                      column)})
+        return
     for column, wanted, folder in dataset.missing:
         target = folder / wanted
         yield Finding(Location(target), {"column": column, "problem": "not found" + _suggest(folder, wanted, column)})
@@ -83,14 +89,15 @@ def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
 
 @check("dataset.missing_media", args=("kind", "hint"))
 def missing_media(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    unseen = dataset.git_ignored  # absent and git-ignored: a checkout without the media (discovery)
     for clip in dataset.clips:
-        if not clip.escapes_root and clip.stat is None:
+        if not clip.escapes_root and clip.stat is None and clip.fspath not in unseen:
             hint = ""
             if clip.entry is not None and clip.index == 0 and dataset.videos is not None and dataset.videos.has_bom:
                 hint = " (the list file starts with a UTF-8 BOM, which becomes part of this path)"
             yield clip_finding(clip, {"kind": "clip", "hint": hint})
     for entry, path in _image_paths(dataset):
-        if not _escapes(path, dataset) and not os.path.exists(path):
+        if not _escapes(path, dataset) and not os.path.exists(path) and os.fspath(path) not in unseen:
             yield Finding(Location(path), {"kind": "image", "hint": ""}, anchor=Location(entry.file, entry.line))
 
 
@@ -184,14 +191,37 @@ def _where(clip) -> str:
     return clip.path.name
 
 
-@check("dataset.too_small", args=("count", "minimum", "purpose"))
+@check("dataset.too_small", args=("count", "minimum", "purpose"), content_digests=same_size_clips,
+       probe_facts=True)
 def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """Counts what will train: each file once, readable (its probe facts), and one clip per
+    content (a byte-identical copy teaches nothing new). A listed clip git ignores and that is
+    absent (a CI checkout) counts as listed: nothing about it can be known here. A missing
+    data root is CVL001's to say."""
+    if not dataset.root.is_dir():
+        return
     purpose = dataset.settings.purpose
     minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]
-    count = len({clip.fspath for clip in dataset.clips})
+    count = len(_trainable(dataset, ctx.digests))
     if count < minimum:
         where = dataset.videos.path if dataset.videos is not None else dataset.root
         yield Finding(Location(where), {"count": count, "minimum": minimum, "purpose": purpose})
+
+
+def _trainable(dataset: Dataset, digests) -> set:
+    """A key per clip that will train: its content (size, digest) when known, else its path."""
+    keys: set = set()
+    unseen = dataset.git_ignored
+    for clip in _listed_once(dataset)[0]:
+        if clip.fspath in unseen:
+            keys.add(clip.fspath)
+            continue
+        info = clip.info  # None: not probed (missing, outside the root)
+        if clip.escapes_root or info is None or info.error is not None:
+            continue
+        digest = digests.get(clip.fspath)
+        keys.add((clip.stat.st_size, digest) if digest is not None else clip.fspath)
+    return keys
 
 
 @check("dataset.id_token_missing", args=("token",))

@@ -11,8 +11,8 @@ from typing import Sequence
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.commands.progress import ProgressBar
-from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, finish, load_catalogue,
-                                needs_probes, probe_keys, run_checks, select_rules)
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, finish,
+                                load_catalogue, matches, needs_probes, probe_keys, run_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
 from cogvid_lint.probe.stream import ProbeStream
 from cogvid_lint.store import Store
@@ -22,6 +22,7 @@ from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
 from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
+from cogvid_lint.discover.project import Project
 from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
 from cogvid_lint.suppress import apply_filters
 
@@ -50,6 +51,7 @@ class Lint:
     active: Sequence[ActiveRule]
     progress: bool = False  # output is for people: long probes may draw a bar on stderr
     datasets: Sequence[DatasetSettings] = ()  # resolved only when a rule reads datasets (not the code hook)
+    project: Project | None = None  # what the last pass discovered (read by the notes, the baseline)
 
     def run(self) -> list[Diagnostic]:
         """settings → discovery → probe stream → checks → filters: the findings of one pass.
@@ -68,13 +70,13 @@ class Lint:
         jobs = options.jobs or available_cpus()
         found: list[Diagnostic] = []
         if not needs_probes(active):
-            project = build_project(active, settings, self.datasets, store)
+            project = self.project = build_project(active, settings, self.datasets, store)
             for unit in run_checks(active, project, store, jobs=jobs):
                 found.extend(unit)
             return apply_filters(finish(found), settings, store)
         early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
         try:
-            project = build_project(active, settings, self.datasets, store)
+            project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
                 early = None  # the stream owns it now
@@ -135,7 +137,7 @@ def run_check(args: argparse.Namespace) -> int:
         # a media fix run killed earlier: finish its verified clips, drop its temp files
         recovered = recover([ds.data_root for ds in lint.datasets], finish=True) if lint.datasets else []
         notes += recovered
-        outcome = run_fixes(lint.run, args.unsafe_fixes)
+        outcome = run_fixes(lint.run, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
         diagnostics = outcome.remaining
         notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
                      f"({len(diagnostics)} remaining).")
@@ -149,6 +151,7 @@ def run_check(args: argparse.Namespace) -> int:
             exit_after_fix = 1
     else:
         diagnostics = lint.run()
+    notes += unseen_notes(lint.project)
     fmt = args.output_format or default_format()
     diagnostics = _baseline_step(args, fmt, lint, diagnostics, known, notes)
     if diagnostics is None:
@@ -174,6 +177,48 @@ def run_check(args: argparse.Namespace) -> int:
     return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
 
 
+def rewrite_judge(lint: Lint):
+    """The judge of media fixes (fix.judge): every video rule the configuration enables, not
+    only those this run selected — `--select CVL107 --fix --unsafe-fixes` must not make a
+    CVL102 error the next full run reports — with the configured severities and params."""
+    from cogvid_lint.fix.judge import RewriteJudge
+
+    settings = lint.settings
+    try:
+        catalogue = load_catalogue(settings)
+        rules = [r for r in catalogue if r.target == "video" and not any(matches(s, r) for s in settings.ignore)]
+        judges = activate(rules, settings, catalogue=catalogue)
+    except ConfigError:  # a problem in a rule this run did not select: judge by the selected ones
+        judges = [rule for rule in lint.active if rule.spec.target == "video"]
+
+    def findings(clip, info) -> list[Diagnostic]:
+        return apply_filters(check_clip(judges, lint.project, clip, info), settings)
+
+    return RewriteJudge(lambda: lint.project, findings)
+
+
+def unseen_paths(project: Project | None) -> list[str]:
+    """The listed files the last pass could not look at: absent and git-ignored (discovery)."""
+    return [path for ds in (project.datasets if project is not None else ()) for path in sorted(ds.git_ignored)]
+
+
+def unseen_notes(project: Project | None) -> list[str]:
+    """One line for the listed media a checkout does not have because git ignores it."""
+    if project is None:
+        return []
+    clips = sum(len({c.fspath for c in ds.clips if c.fspath in ds.git_ignored}) for ds in project.datasets)
+    others = sum(len(ds.git_ignored) for ds in project.datasets) - clips
+    if not clips and not others:
+        return []
+    what = " and ".join(part for part in (_count(clips, "listed clip"), _count(others, "listed image")) if part)
+    verb = "is" if clips + others == 1 else "are"
+    return [f"{what} {verb} git-ignored and not present: clip rules skipped."]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}" if n else ""
+
+
 def default_format() -> str:
     """`github` (annotations) inside GitHub Actions, else the rich report."""
     return "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "full"
@@ -195,7 +240,8 @@ def _baseline_step(args, fmt, lint: Lint, diagnostics: list[Diagnostic], known, 
         return None
     if known is not None:
         scopes = [*lint.settings.paths, *(ds.data_root for ds in lint.datasets)]
-        outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes)
+        outcome = baseline.apply_baseline(diagnostics, known, root, [r.spec.code for r in lint.active], scopes,
+                                          unseen=unseen_paths(lint.project))
         fixed = outcome.fixed
         notes.append(f"Baseline {args.baseline}: {outcome.matched} known finding{'s' if outcome.matched != 1 else ''}"
                      f" hidden; {fixed} entr{'y' if fixed == 1 else 'ies'} no longer match (fixed)"
@@ -220,7 +266,7 @@ def _show_diff(lint: Lint, args: argparse.Namespace) -> int:
 
     diagnostics = lint.run()
     relpath = RunResult(diagnostics=(), rules=()).relpath
-    lines = plan_fixes(diagnostics, args.unsafe_fixes, relpath)
+    lines = plan_fixes(diagnostics, args.unsafe_fixes, relpath, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
     emit("".join(line + "\n" for line in lines), args.output_file)
     pending = chosen(diagnostics, args.unsafe_fixes)
     unsafe_left = sum(1 for d in diagnostics if d.fix is not None and d not in pending)

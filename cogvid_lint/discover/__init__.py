@@ -9,6 +9,7 @@ from typing import Sequence
 from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.dataset import BACKUP_DIR, load_dataset
+from cogvid_lint.discover.gitignored import mark_git_ignored
 from cogvid_lint.discover.project import Project, PythonFile
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
@@ -26,6 +27,7 @@ def discover(settings: Settings, *, python: bool = True, datasets: Sequence[Data
     when `python`. `store`: where facts derived from the project's files are kept."""
     project = Project(root=settings.root, settings=settings, store=store)
     project.datasets = [load_dataset(ds) for ds in datasets]
+    mark_git_ignored(project.datasets)  # a CI checkout lists clips git keeps out of it
     if python:
         project.python_files = [PythonFile(path, project) for path in find_python_files(settings)]
     return project

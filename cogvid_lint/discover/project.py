@@ -112,6 +112,9 @@ class Dataset:
     # layout-specific extras: e.g. SAT label files, column names that were looked for
     missing: list[tuple[str, str, Path]] = field(default_factory=list)  # (column, wanted, folder)
     sat_labels: list[ManifestLine] = field(default_factory=list)
+    # fspaths of listed clips that are absent and that git ignores (a CI checkout without the
+    # media, discover.gitignored): not missing-media, not checked; the report says so once
+    git_ignored: frozenset[str] = frozenset()
     profile: "Profile | None" = None  # the trainer that trains on it (set by discovery)
     _samples: dict[tuple, "Sample"] = field(default_factory=dict, repr=False)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from cogvid_lint.discover.dataset import BACKUP_DIR
 from cogvid_lint.hashing import digest_file
 from cogvid_lint.fsutil import TEMP_PREFIX, fsync_dir
+from cogvid_lint.store import write_folder_tags
 
 JOURNAL = "journal.jsonl"
 TEMP_SUFFIX = ".part"  # not a video suffix: no layout ever lists a temp file as a clip
@@ -143,13 +144,18 @@ class Journal:
 
 def make_run_folder(data_root: Path, run_id: str) -> Path:
     """Create the run's folder; refuse a `.cogvid-lint` or `backup` that is a symlink (it could
-    lead the originals out of the data root)."""
+    lead the originals out of the data root). `.cogvid-lint/` gets its own `.gitignore` and
+    `CACHEDIR.TAG`, as the store's folder does: a data root inside a repository must not put
+    megabytes of originals and journals into `git status` (data roots are often committed in
+    part: the lists, the captions)."""
     here = data_root
     for part in (BACKUP_DIR, "backup", run_id):
         here = here / part
         if here.is_symlink():
             raise OSError(errno.ELOOP, f"{here} is a symlink (refusing to write through it)")
         here.mkdir(exist_ok=True)
+        if part == BACKUP_DIR:
+            write_folder_tags(here)
     return here
 
 

@@ -24,7 +24,7 @@ class Applier(Protocol):
         """Apply what can be applied; return the ids (`id(op)`) of the operations applied."""
 
 
-def _appliers() -> dict[type, Applier]:
+def _appliers(judge: Callable | None = None) -> dict[type, Applier]:
     # Imported on use: the media applier pulls in av only when a rewrite is applied.
     from cogvid_lint.fix.files import DeleteApplier
     from cogvid_lint.fix.text_applier import TextApplier
@@ -35,7 +35,7 @@ def _appliers() -> dict[type, Applier]:
     except ImportError:  # the media fixer is optional until it lands
         pass
     else:
-        appliers[RewriteMedia] = MediaApplier()
+        appliers[RewriteMedia] = MediaApplier(judge)
     return appliers
 
 
@@ -64,8 +64,10 @@ def _grouped(diagnostics: Sequence[Diagnostic]) -> dict[type, list[tuple[Operati
     return groups
 
 
-def plan_fixes(diagnostics: Sequence[Diagnostic], unsafe: bool, relpath: Callable) -> list[str]:
-    appliers = _appliers()
+def plan_fixes(diagnostics: Sequence[Diagnostic], unsafe: bool, relpath: Callable,
+               judge: Callable | None = None) -> list[str]:
+    """The --diff lines. `judge`: see run_fixes."""
+    appliers = _appliers(judge)
     lines: list[str] = []
     for kind, ops in _grouped(chosen(diagnostics, unsafe)).items():
         applier = appliers.get(kind)
@@ -76,10 +78,13 @@ def plan_fixes(diagnostics: Sequence[Diagnostic], unsafe: bool, relpath: Callabl
     return lines
 
 
-def run_fixes(lint_once: Callable[[], list[Diagnostic]], unsafe: bool) -> FixOutcome:
+def run_fixes(lint_once: Callable[[], list[Diagnostic]], unsafe: bool,
+              judge: Callable | None = None) -> FixOutcome:
+    """`judge(rewrite)`: why a media rewrite would leave its clip worse than it finds it, or
+    None (fix.judge.RewriteJudge); a rewrite it turns down is not applied, and said so."""
     diagnostics = lint_once()
     outcome = FixOutcome(remaining=diagnostics)
-    appliers = _appliers()
+    appliers = _appliers(judge)
     try:
         diagnostics = _rounds(lint_once, diagnostics, unsafe, appliers, outcome)
     finally:

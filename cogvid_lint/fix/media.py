@@ -83,8 +83,14 @@ def verify(temp: Path, job: Job, info) -> str | None:
     return None
 
 
+# Why a rewrite would leave its clip worse than it finds it, or None (fix.judge.RewriteJudge)
+Judge = Callable[[Rewrite], "str | None"]
+
+
 class MediaApplier:
-    def __init__(self) -> None:
+    def __init__(self, judge: Judge | None = None) -> None:
+        self.judge = judge
+        self.refused: list[str] = []  # rewrites the judge turned down, as notes
         self.run_id: str | None = None
         self.journals: dict[Path, backup.Journal] = {}  # data root → this run's journal there
         self.replaced: Counter = Counter()  # data root → clips rewritten
@@ -93,20 +99,46 @@ class MediaApplier:
 
     def describe(self, ops: Sequence[tuple[RewriteMedia, Diagnostic]], relpath: Callable) -> list[str]:
         lines = []
-        for rewrite in merge(ops):
-            problem = refusal(rewrite.path, rewrite.root)
+        for planned in merge(ops):
+            problem = refusal(planned.path, planned.root)
             if problem:
-                lines.append(f"# will not rewrite {relpath(rewrite.path)}: {problem}")
-            else:
+                lines.append(f"# will not rewrite {relpath(planned.path)}: {problem}")
+                continue
+            rewrite, why = self._judged(planned)
+            if why:
+                lines.append(f"# will not {why[0]} {relpath(planned.path)}: {why[1]}")
+            if rewrite is not None:
                 lines.append(f"rewrite {relpath(rewrite.path)}: {rewrite.steps()}")
         return lines
 
+    def _judged(self, rewrite: Rewrite) -> tuple[Rewrite | None, tuple[str, str] | None]:
+        """(what to apply of the rewrite — all of it, one part, or None —, (what is not
+        applied, why) or None). The whole rewrite first; when it would make the clip worse,
+        the crop alone, then the re-time alone."""
+        if self.judge is None:
+            return rewrite, None
+        why = self.judge(rewrite)
+        if why is None:
+            return rewrite, None
+        for part, rest in rewrite.parts():
+            if self.judge(part) is None:
+                return part, (rest.what(), self.judge(rest) or why)
+        return None, (rewrite.what() or "rewrite", why)
+
     def apply(self, ops: Sequence[tuple[RewriteMedia, Diagnostic]]) -> set[int]:
-        todo = [r for r in merge(ops) if r.path not in self.done]
+        todo = []
+        for planned in merge(ops):
+            if planned.path in self.done:
+                continue
+            self.done.add(planned.path)
+            rewrite, why = self._judged(planned)
+            if why:
+                self.refused.append(f"Not applied: the {why[0]} of {backup.shown(planned.path)}: {why[1]}.")
+            if rewrite is not None:
+                todo.append(rewrite)
         applied: set[int] = set()
         with _progress(len(todo)) as advance:
             for rewrite in todo:
-                self.done.add(rewrite.path)
                 problem = self._rewrite(rewrite)
                 if problem is None:
                     applied.update(rewrite.op_ids)
@@ -118,7 +150,7 @@ class MediaApplier:
 
     @property
     def notes(self) -> list[str]:
-        return [f"Rewrote {count} clip{'s' if count != 1 else ''}: originals moved to "
+        return self.refused + [f"Rewrote {count} clip{'s' if count != 1 else ''}: originals moved to "
                 f"{backup.shown(self.journals[root].folder)}/ (`cogvid-lint undo {backup.shown(root)}` puts them back)."
                 for root, count in self.replaced.items()]
 

@@ -47,9 +47,15 @@ def load_catalogue(settings: Settings | None = None, errors: list[str] | None = 
     rules = load_rules(builtin_rules_dir())
     if settings is not None and settings.rules_dir is not None:
         user_rules, problems = read_rules(settings.rules_dir, user=True)
-        taken = {r.code for r in rules} | {r.name for r in rules}
-        problems += [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
-                     for r in user_rules if r.code in taken or r.name in taken]
+        codes, names = {r.code: r for r in rules}, {r.name: r for r in rules}
+        taken = codes.keys() | names.keys()
+        for r in user_rules:  # say which of the two is taken, and by which rule
+            if r.code in codes:
+                problems.append(f"{r.source}: rule {r.code}: key 'code': the code {r.code} is taken by the "
+                                f"built-in rule {codes[r.code].name}")
+            if r.name in names:
+                problems.append(f"{r.source}: rule {r.code}: key 'name': the name {r.name!r} is taken by the "
+                                f"built-in rule {names[r.name].code}")
         if problems and errors is None:
             raise ConfigError(problems)
         if errors is not None:

@@ -136,6 +136,14 @@ class Settings:
     config: FileConfig = field(default_factory=FileConfig, repr=False)
     cwd: Path = field(default_factory=Path.cwd, repr=False)
 
+    @cached_property
+    def display_root(self) -> Path:
+        """The folder paths are shown relative to: the working folder, or the project root
+        when a PATH lies outside the working folder (`cd finetune && cogvid-lint ..`)."""
+        if all(_within(path, self.cwd) for path in self.paths):
+            return self.cwd
+        return self.root
+
 
 def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     cwd = (cwd or Path.cwd()).resolve()
@@ -196,6 +204,10 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
         config=config,
         cwd=cwd,
     )
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _git_root(path: Path) -> Path | None:

@@ -73,15 +73,35 @@ def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str
     """ruff's selection: `select` (default ALL) plus `extend-select`, minus `ignore`."""
     selectors = list(settings.select) if settings.select is not None else ["ALL"]
     selectors += settings.extend_select
-    unknown = [s for s in (*selectors, *settings.ignore) if not any(matches(s, r) for r in rules)]
-    problems = [f"{settings.config_file or 'command line'}: key 'select/ignore': unknown rule selector {s!r}"
-                for s in unknown]
+    problems = []
+    cli = settings.cli
+    config = settings.config
+    # each unknown selector blamed where it is written: the command line's flag or the config's key
+    for key, given, written in (("select", cli.select or (), config.select or ()),
+                                ("extend-select", cli.extend_select, config.extend_select or ()),
+                                ("ignore", cli.ignore, config.ignore or ())):
+        for where, selectors_there in (("command line", given), (settings.config_file, written)):
+            if where == "command line":
+                label = f"command line: --{key}"
+            else:
+                label = f"{where}: key '{key}'"
+            for s in selectors_there:
+                if not any(matches(s, r) for r in rules):
+                    problems.append(f"{label}: unknown rule selector {s!r}{_close_rule(s, rules)}")
+    problems = list(dict.fromkeys(problems))
     if problems and errors is None:
         raise ConfigError(problems)
     if errors is not None:
         errors.extend(problems)
     chosen = [r for r in rules if any(matches(s, r) for s in selectors)]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
+
+
+def _close_rule(selector: str, rules: Sequence[RuleSpec]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(selector, [r.code for r in rules] + [r.name for r in rules], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None,
@@ -331,6 +351,8 @@ def _subjects(target: str, project: Project) -> Iterator[tuple[Any, Sequence[Any
         yield None, project.python_files
     else:
         for dataset in project.datasets:
+            if dataset.settings.clips_only:  # clips given as PATHs: the video rules on them alone
+                continue
             yield dataset, (dataset,)
 
 

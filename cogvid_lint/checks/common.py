@@ -16,3 +16,34 @@ def clip_finding(clip: Clip, args: Mapping[str, Any] | None = None, fix: Fix | N
 
 def manifest_finding(entry: ManifestLine, args: Mapping[str, Any] | None = None) -> Finding:
     return Finding(Location(entry.file, entry.line), dict(args or {}))
+
+
+# Words for numbers in messages: "the last frame", not "the last 1 frames".
+
+def last_frames_text(count: int) -> str:
+    return "the last frame" if count == 1 else f"the last {count} frames"
+
+
+def every_text(stride: int) -> str:
+    """How the trainer steps through a clip: `frame by frame`, `every 2nd frame`, ..."""
+    if stride == 1:
+        return "frame by frame"
+    suffix = "th" if 10 <= stride % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(stride % 10, "th")
+    return f"every {stride}{suffix} frame"
+
+
+def rate_text(fps: float) -> str:
+    """A frame rate to two decimals at most (29.97, 19.05, 30): every rate in one message alike."""
+    return f"{fps:.2f}".rstrip("0").rstrip(".")
+
+
+def turned_text(rotation: int) -> str:
+    """decord's clockwise turn in the words of both conventions: a legacy `rotate` tag of 90
+    and a display matrix that ffprobe reports as rotation -90 are one turn, `90° clockwise`;
+    a display rotation of 90 (counter-clockwise) is `90° counter-clockwise`, not `270°`."""
+    rotation %= 360
+    if rotation == 270:
+        return "turned 90° counter-clockwise"
+    if rotation == 180:
+        return "turned 180°"
+    return f"turned {rotation}° clockwise"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cogvid_lint.checks.common import clip_finding
+from cogvid_lint.checks.common import clip_finding, every_text, last_frames_text, rate_text, turned_text
 from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Finding
 from cogvid_lint.registry import RuleContext, check
@@ -46,14 +46,15 @@ def padded_short_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                   "percent": round(100 * plan.padded_frames / plan.target_frames)})
 
 
-@check("video.dropped_frames", args=("frames", "target", "stride", "unseen", "seconds"))
+@check("video.dropped_frames", args=("frames", "target", "stride", "every", "unseen", "seconds"))
 def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
     if plan is None or plan.tail_frames <= 0:
         return
     seconds = f"{plan.tail_seconds:.2f} s" if plan.tail_seconds is not None else "unknown seconds"
     yield clip_finding(clip, {"frames": plan.source_frames, "target": plan.target_frames, "stride": plan.stride,
-                              "unseen": plan.tail_frames, "seconds": seconds})
+                              "every": every_text(plan.stride), "unseen": last_frames_text(plan.tail_frames),
+                              "seconds": seconds})
 
 
 def _display_aspect(clip: Clip) -> float | None:
@@ -79,7 +80,7 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         from cogvid_lint.fix.media_plan import crop_resize_fix
 
         info = clip.info
-        rotated = f" (displayed rotated {info.rotation}°)" if info.rotation else ""
+        rotated = f" (displayed {turned_text(info.rotation)})" if info.rotation else ""
         yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
                                   "target_width": resolution.width, "target_height": resolution.height,
                                   "target_aspect": f"{target:.3f}", "rotated": rotated},
@@ -100,7 +101,7 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                   "target_height": resolution.height, "factor": f"{factor:.2f}"})
 
 
-@check("video.speed_mismatch", args=("fps", "stride", "effective", "model_fps", "ratio", "motion"))
+@check("video.speed_mismatch", args=("fps", "stride", "every", "effective", "model_fps", "ratio", "motion"))
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     plan = _plan(clip)
     spec = clip.dataset.settings.model_spec
@@ -111,7 +112,8 @@ def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     factor = ctx.params["factor"]
     if ratio > factor or ratio < 1 / factor:
         motion = "fast" if ratio > 1 else "slow"
-        yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": plan.stride, "effective": f"{effective:.3g}",
+        yield clip_finding(clip, {"fps": rate_text(clip.info.fps), "stride": plan.stride,
+                                  "every": every_text(plan.stride), "effective": rate_text(effective),
                                   "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion},
                            fix=_speed_fix(clip, ctx, spec.fps))
 

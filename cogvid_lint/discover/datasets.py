@@ -50,6 +50,10 @@ def resolve_file_datasets(settings: Settings, files: list[Path], problems: list[
     file, its dataset; a clip, that clip alone (`clips_only`); a launch script, the datasets
     it names; a Python file, none (the code rules read it)."""
     cli, config, root = settings.cli, settings.config, settings.root
+    # Where the project's launch scripts and datasets are looked for: the project root, or the
+    # working folder above it (no config, no git: the root is the file's own folder)
+    if settings.cwd in root.parents and all(settings.cwd in f.parents for f in files):
+        root = settings.cwd
     launch = _launch_settings([root], root)
     known = {ds.data_root: ds for ds in _dataset_settings(cli, config, settings.config_file, settings.cwd, root,
                                                           (root,), launch, problems)}

@@ -80,14 +80,9 @@ def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str
     for key, given, written in (("select", cli.select or (), config.select or ()),
                                 ("extend-select", cli.extend_select, config.extend_select or ()),
                                 ("ignore", cli.ignore, config.ignore or ())):
-        for where, selectors_there in (("command line", given), (settings.config_file, written)):
-            if where == "command line":
-                label = f"command line: --{key}"
-            else:
-                label = f"{where}: key '{key}'"
-            for s in selectors_there:
-                if not any(matches(s, r) for r in rules):
-                    problems.append(f"{label}: unknown rule selector {s!r}{_close_rule(s, rules)}")
+        for label, there in ((f"command line: --{key}", given), (f"{settings.config_file}: key '{key}'", written)):
+            problems += [f"{label}: unknown rule selector {s!r}{_close_rule(s, rules)}"
+                         for s in there if not any(matches(s, r) for r in rules)]
     problems = list(dict.fromkeys(problems))
     if problems and errors is None:
         raise ConfigError(problems)

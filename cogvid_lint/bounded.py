@@ -59,7 +59,7 @@ def load_yaml(text: str) -> Any:
         _check_events(yaml.parse(text, Loader=loader))
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        raise BadDocument(_one_line(exc)) from None
+        raise BadDocument(_yaml_problem(exc)) from None
     except (ValueError, RecursionError, OverflowError) as exc:  # int(...) past the digit limit, ...
         raise BadDocument(_one_line(exc)) from None
 
@@ -202,6 +202,20 @@ def few(names: list[str], shown: int = 10) -> str:
 def warn(message: str) -> None:
     """One warning line on stderr (a foreign file that cannot be read, and is ignored)."""
     print(f"cogvid-lint: warning: {message}", file=sys.stderr)
+
+
+def _yaml_problem(exc) -> str:
+    """`line L, column C: problem (context at line L', column C')`: PyYAML's own text names
+    the stream it parsed, `"<unicode string>"`; the caller names the file."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or not problem:
+        return _one_line(exc).replace(' in "<unicode string>"', "")
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context:
+        text += f" ({context}" + (f" at line {at.line + 1}, column {at.column + 1}" if at is not None else "") + ")"
+    return short_text(" ".join(text.split()))
 
 
 def _one_line(exc: BaseException) -> str:

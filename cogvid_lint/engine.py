@@ -47,9 +47,15 @@ def load_catalogue(settings: Settings | None = None, errors: list[str] | None = 
     rules = load_rules(builtin_rules_dir())
     if settings is not None and settings.rules_dir is not None:
         user_rules, problems = read_rules(settings.rules_dir, user=True)
-        taken = {r.code for r in rules} | {r.name for r in rules}
-        problems += [f"{r.source}: rule {r.code}: code or name {r.name!r} is taken by a built-in rule"
-                     for r in user_rules if r.code in taken or r.name in taken]
+        codes, names = {r.code: r for r in rules}, {r.name: r for r in rules}
+        taken = codes.keys() | names.keys()
+        for r in user_rules:  # say which of the two is taken, and by which rule
+            if r.code in codes:
+                problems.append(f"{r.source}: rule {r.code}: key 'code': the code {r.code} is taken by the "
+                                f"built-in rule {codes[r.code].name}")
+            if r.name in names:
+                problems.append(f"{r.source}: rule {r.code}: key 'name': the name {r.name!r} is taken by the "
+                                f"built-in rule {names[r.name].code}")
         if problems and errors is None:
             raise ConfigError(problems)
         if errors is not None:
@@ -67,15 +73,30 @@ def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str
     """ruff's selection: `select` (default ALL) plus `extend-select`, minus `ignore`."""
     selectors = list(settings.select) if settings.select is not None else ["ALL"]
     selectors += settings.extend_select
-    unknown = [s for s in (*selectors, *settings.ignore) if not any(matches(s, r) for r in rules)]
-    problems = [f"{settings.config_file or 'command line'}: key 'select/ignore': unknown rule selector {s!r}"
-                for s in unknown]
+    problems = []
+    cli = settings.cli
+    config = settings.config
+    # each unknown selector blamed where it is written: the command line's flag or the config's key
+    for key, given, written in (("select", cli.select or (), config.select or ()),
+                                ("extend-select", cli.extend_select, config.extend_select or ()),
+                                ("ignore", cli.ignore, config.ignore or ())):
+        for label, there in ((f"command line: --{key}", given), (f"{settings.config_file}: key '{key}'", written)):
+            problems += [f"{label}: unknown rule selector {s!r}{_close_rule(s, rules)}"
+                         for s in there if not any(matches(s, r) for r in rules)]
+    problems = list(dict.fromkeys(problems))
     if problems and errors is None:
         raise ConfigError(problems)
     if errors is not None:
         errors.extend(problems)
     chosen = [r for r in rules if any(matches(s, r) for s in selectors)]
     return [r for r in chosen if not any(matches(s, r) for s in settings.ignore)]
+
+
+def _close_rule(selector: str, rules: Sequence[RuleSpec]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(selector, [r.code for r in rules] + [r.name for r in rules], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def activate(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None,
@@ -341,6 +362,8 @@ def _subjects(target: str, project: Project) -> Iterator[tuple[Any, Sequence[Any
         yield None, project.python_files
     else:
         for dataset in project.datasets:
+            if dataset.settings.clips_only:  # clips given as PATHs: the video rules on them alone
+                continue
             yield dataset, (dataset,)
 
 

@@ -26,6 +26,21 @@ class UsageError(Exception):
     """A bad command line; the message is one line."""
 
 
+def missing_path(path: str) -> str:
+    """`PATH: no such file or directory`, with the closest name in its folder when one is near."""
+    import difflib
+    import os
+
+    folder, name = os.path.split(os.path.normpath(path))
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {os.path.join(folder, close[0])}?)" if close else ""
+    return f"{path}: no such file or directory{hint}"
+
+
 @functools.cache
 def type_adapter(cls: type) -> TypeAdapter:
     """pydantic's validator for the dataclass `cls`, built (and pydantic imported) on first

@@ -18,7 +18,7 @@ from cogvid_lint import defaults
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry, FileConfig, RuleOverride, find_config, read_config
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Severity
-from cogvid_lint.models import DEFAULT_MODEL, ModelSpec, Resolution, lookup_model, parse_resolution
+from cogvid_lint.models import DEFAULT_MODEL, ModelSpec, Resolution, known_model_names, lookup_model, parse_resolution
 
 DATASET_DEFAULTS: dict[str, Any] = {
     "layout": "auto",
@@ -103,6 +103,8 @@ class DatasetSettings:
     sources: Mapping[str, Source]
     trainer: str | None = None  # the profile's name (cogvid_lint.trainers); resolved by discovery
     trainer_options: Mapping[str, Any] = field(default_factory=dict)  # read from the launch command
+    # Clips given as PATHs: only they are linted (by the video rules), not the whole dataset
+    clips_only: tuple[Path, ...] = ()
 
     # cached: the settings are frozen, and every video rule asks once per clip
     @cached_property
@@ -139,6 +141,14 @@ class Settings:
     config: FileConfig = field(default_factory=FileConfig, repr=False)
     cwd: Path = field(default_factory=Path.cwd, repr=False)
 
+    @cached_property
+    def display_root(self) -> Path:
+        """The folder paths are shown relative to: the working folder, or the project root
+        when a PATH lies outside the working folder (`cd finetune && cogvid-lint ..`)."""
+        if all(_within(path, self.cwd) for path in self.paths):
+            return self.cwd
+        return self.root
+
 
 def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
     cwd = (cwd or Path.cwd()).resolve()
@@ -164,6 +174,13 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
             value is None or parse_resolution(value)
         except ValueError as exc:
             errors.append(f"{where}: key 'train-resolution': {exc}")
+    # a model name written in the config: a typo would disable the rules that need the model
+    # (frames, speed) behind one CVL204 finding; it is the config's error, as a typo in --model is
+    for entry in entries if config.data_root is not None else ():
+        if isinstance(entry, DatasetEntry) and entry.model is not None and lookup_model(entry.model) is None:
+            errors.append(f"{config_file}: key 'data-root' entry {entry.path!r}: key 'model': {_unknown_model(entry.model)}")
+    if config.model is not None and lookup_model(config.model) is None:
+        errors.append(f"{config_file}: key 'model': {_unknown_model(config.model)}")
     if errors:
         raise ConfigError(list(dict.fromkeys(errors)))
 
@@ -199,6 +216,18 @@ def resolve_settings(cli: CliOptions, cwd: Path | None = None) -> Settings:
         config=config,
         cwd=cwd,
     )
+
+
+def _unknown_model(name: str) -> str:
+    import difflib
+
+    known = known_model_names()
+    close = difflib.get_close_matches(name.strip().lower(), known, n=1)
+    return f"unknown model {name!r}" + (f" (did you mean {close[0]}?)" if close else "") + f"; known: {', '.join(known)}"
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 def _git_root(path: Path) -> Path | None:

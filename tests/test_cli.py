@@ -24,9 +24,12 @@ def test_json_shape_and_exit_code(project, lint_json):
     assert set(report) == {"version", "diagnostics", "summary"} and report["version"] == 1
     assert set(report["summary"]) == {"error", "warning", "info"}
     first = report["diagnostics"][0]
-    assert set(first) == {"code", "name", "severity", "path", "line", "column", "message", "fix"}
+    assert set(first) == {"code", "name", "severity", "path", "line", "column", "message", "fix", "listed_at"}
     missing = [d for d in report["diagnostics"] if d["code"] == "CVL003"]
     assert missing and missing[0]["path"] == "data/v/b.mp4"
+    # a clip's finding keeps the list line that names it, as data (the other formats show it)
+    assert missing[0]["line"] is None and missing[0]["listed_at"] == {"path": "data/videos.txt", "line": 2}
+    assert all(d["listed_at"] is None for d in report["diagnostics"] if d["path"] == "data/videos.txt")
     assert report["summary"]["error"] == sum(d["severity"] == "error" for d in report["diagnostics"])
 
 

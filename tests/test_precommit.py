@@ -103,6 +103,26 @@ def test_code_hook_entry_imports_no_video_library(tmp_path):
     assert "CVL401" in proc.stdout
 
 
+def test_dataset_hook_prints_concise_output(tmp_path):
+    """The project hook's entry, run by the installed command, prints one line per finding
+    (like the code hook): no report tables, no settings table (issue 16, item 9)."""
+    from conftest import COGVID_LINT
+
+    (tmp_path / "data" / "v").mkdir(parents=True)
+    make_clip(tmp_path / "data" / "v" / "a.mp4", frames=12, width=96, height=64)
+    (tmp_path / "data" / "prompts.txt").write_text("a\nb\n", encoding="utf-8")
+    (tmp_path / "data" / "videos.txt").write_text("v/a.mp4\nv/b.mp4\n", encoding="utf-8")
+    (tmp_path / "train.py").write_text(BAD_SCRIPT, encoding="utf-8")
+    entry = hooks()["cogvid-lint"]["entry"].split()
+    assert entry[0] == "cogvid-lint"
+    proc = subprocess.run([COGVID_LINT, *entry[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(" CVL003 [missing-media] " in line for line in lines) and any("CVL401" in line for line in lines)
+    finding = re.compile(r"^[^\s:][^:]*(:\d+(:\d+)?)?: CVL\d{3} \[[a-z0-9-]+\] \S")
+    assert all(finding.match(line) for line in lines), proc.stdout
+
+
 def _commands(markdown: str) -> list[list[str]]:
     """Every `cogvid-lint ...` command line in the doc's code blocks (shell lines and `run:`)."""
     import shlex

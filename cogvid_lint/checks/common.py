@@ -6,6 +6,7 @@ from typing import Any, Mapping
 
 from cogvid_lint.discover.project import Clip, ManifestLine
 from cogvid_lint.findings import Finding, Fix, Location
+from cogvid_lint.wording import every_text, last_frames_text, rate_text, turned_text  # noqa: F401 (the checks' words)
 
 
 def clip_finding(clip: Clip, args: Mapping[str, Any] | None = None, fix: Fix | None = None) -> Finding:

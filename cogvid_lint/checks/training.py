@@ -6,6 +6,7 @@ file (at the key's line when it can be found), or the data root for command-line
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Iterator
@@ -80,5 +81,7 @@ def i2v_first_frame_fallback(dataset: Dataset, ctx: RuleContext) -> Iterator[Fin
     folder = first_frames_dir(dataset)
     outside = " — outside the data root, so it is shared by every dataset listing bare file names there" \
         if not is_inside(folder, dataset.root) else ""
-    yield Finding(setting_location(dataset, "model"), {"folder": str(folder), "outside": outside})
+    # shown as the report shows paths: relative to its folder (a message has no absolute path)
+    shown = Path(os.path.relpath(folder, ctx.settings.display_root)).as_posix() if ctx.settings else folder.name
+    yield Finding(setting_location(dataset, "model"), {"folder": shown, "outside": outside})
 

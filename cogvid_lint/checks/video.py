@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cogvid_lint.checks.common import clip_finding
+from cogvid_lint.checks.common import clip_finding, every_text, last_frames_text, rate_text, turned_text
 from cogvid_lint.discover.project import Clip
 from cogvid_lint.findings import Finding
 from cogvid_lint.registry import RuleContext, check
@@ -63,7 +63,8 @@ def dropped_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     fps = clip.info.fps
     seconds = f"{sample.unseen_tail / fps:.2f} s" if fps else "unknown seconds"
     yield clip_finding(clip, {"frames": sample.source, "target": sample.target, "stride": _number(sample.stride),
-                              "unseen": sample.unseen_tail, "seconds": seconds, "sampling": sample.what})
+                              "unseen": last_frames_text(sample.unseen_tail), "seconds": seconds,
+                              "sampling": sample.what})
 
 
 def _number(value: float | None) -> str:
@@ -97,7 +98,7 @@ def aspect_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         from cogvid_lint.fix.media_plan import crop_resize_fix
         from cogvid_lint.models import Resolution
 
-        rotated = f" (displayed rotated {info.rotation}°)" if info.rotation else ""
+        rotated = f" (displayed {turned_text(info.rotation)})" if info.rotation else ""
         frames = clip.dataset.profile.target_frames(clip.dataset.settings) or 1
         yield clip_finding(clip, {"width": info.width, "height": info.height, "aspect": f"{aspect:.3f}",
                                   "target_width": resize.width, "target_height": resize.height,
@@ -127,7 +128,7 @@ def upscaled_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                   "target_height": resize.height, "factor": f"{resize.upscale:.2f}"})
 
 
-@check("video.speed_mismatch", args=("fps", "stride", "effective", "model_fps", "ratio", "motion", "sampled"))
+@check("video.speed_mismatch", args=("fps", "stride", "every", "effective", "model_fps", "ratio", "motion", "sampled"))
 def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     sample = _sample(clip)
     spec = clip.dataset.settings.model_spec
@@ -140,10 +141,13 @@ def speed_mismatch(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         # More source frames a second than the model's rate, shown at that rate: each second
         # of the clip lasts `ratio` seconds in training, slow motion; fewer, fast motion.
         motion = "slow" if ratio > 1 else "fast"
-        stride = _number(sample.stride)
-        yield clip_finding(clip, {"fps": f"{clip.info.fps:g}", "stride": stride, "effective": f"{effective:.3g}",
-                                  "model_fps": spec.fps, "ratio": f"{ratio:.2f}", "motion": motion,
-                                  "sampled": f"sampled every {stride} frames"},
+        stride = sample.stride
+        regular = stride is not None and float(stride).is_integer()
+        every = every_text(int(stride)) if regular else f"every {_number(stride)} frames"
+        sampled = f"sampled {every}" if regular else f"spread over the whole clip ({every})"
+        yield clip_finding(clip, {"fps": rate_text(clip.info.fps), "stride": _number(stride), "every": every,
+                                  "effective": rate_text(effective), "model_fps": spec.fps, "ratio": f"{ratio:.2f}",
+                                  "motion": motion, "sampled": sampled},
                            fix=_speed_fix(clip, ctx, spec.fps))
 
 

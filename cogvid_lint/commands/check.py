@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.commands.progress import ProgressBar
 from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, finish,
                                 load_catalogue, matches, needs_probes, probe_keys, run_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
 from cogvid_lint.probe.stream import ProbeStream
 from cogvid_lint.store import Store
-from cogvid_lint.errors import ConfigError
+from cogvid_lint.errors import ConfigError, UsageError, missing_path
 from cogvid_lint.findings import Diagnostic, Severity
 from cogvid_lint.report import NEEDS_FINGERPRINTS, get_reporter
 from cogvid_lint.report.result import RunResult
@@ -29,6 +28,9 @@ from cogvid_lint.suppress import apply_filters
 
 
 def cli_options(args: argparse.Namespace) -> CliOptions:
+    for path in args.paths:  # a mistyped PATH must not lint nothing and pass
+        if not os.path.lexists(path):
+            raise UsageError(missing_path(path))
     return CliOptions(
         paths=tuple(args.paths) or (".",),
         config=args.config,
@@ -165,12 +167,17 @@ def run_check(args: argparse.Namespace) -> int:
         color=_use_color(args),
         statistics=args.statistics,
         show_settings=not args.quiet,
+        quiet=args.quiet,
+        cwd=lint.settings.display_root,
+        width=terminal_width(),
     )
-    emit(get_reporter(fmt)(result), args.output_file)
+    if args.statistics and fmt in ("full", "concise"):
+        # as ruff: the counts per rule instead of the report, not after it
+        emit(_statistics(diagnostics), args.output_file)
+    else:
+        emit(get_reporter(fmt)(result), args.output_file)
     if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(result, os.environ["GITHUB_STEP_SUMMARY"])
-    if args.statistics and fmt in ("full", "concise"):
-        emit(_statistics(diagnostics, [r.spec for r in lint.active]), None)
     if fmt not in ("full", "concise"):
         for note in notes:
             print(note, file=sys.stderr)
@@ -287,8 +294,27 @@ def emit(text: str, output_file: str | None) -> None:
 
         atomic_write_text(Path(output_file), text)
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # the reader took what it wanted (`| head`): the exit code still says what was
+            # found (cli.main sends the rest of stdout to the null device)
+            pass
+
+
+def terminal_width() -> int | None:
+    """The width the full report wraps to: the terminal's, or COLUMNS when set; None when
+    neither is known (output to a file or a pipe: lines are not wrapped)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if sys.stdout.isatty():
+            return os.get_terminal_size(sys.stdout.fileno()).columns or None
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -299,11 +325,15 @@ def _use_color(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty() or bool(os.environ.get("FORCE_COLOR"))
 
 
-def _statistics(diagnostics: Sequence[Diagnostic], rules: Sequence[RuleSpec]) -> str:
+def _statistics(diagnostics: Sequence[Diagnostic]) -> str:
+    """ruff's `--statistics`: count, code, `[*]` when `--fix` (without --unsafe-fixes) fixes
+    some of them, name."""
     from collections import Counter
 
+    from cogvid_lint.findings import Applicability
+
     counts = Counter((d.code, d.name) for d in diagnostics)
-    fixable = Counter(d.code for d in diagnostics if d.fix is not None)
+    fixable = Counter(d.code for d in diagnostics if d.fix is not None and d.fix.applicability is Applicability.SAFE)
     lines = [f"{count:>5}\t{code}\t[{'*' if fixable[code] else ' '}] {name}"
              for (code, name), count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     return "\n".join(lines) + ("\n" if lines else "")

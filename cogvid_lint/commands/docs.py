@@ -10,8 +10,16 @@ from cogvid_lint.catalogue import RuleSpec, rule_text
 from cogvid_lint.engine import load_catalogue
 from cogvid_lint.errors import UsageError
 
-def find_rule(ident: str) -> RuleSpec:
-    rules = load_catalogue()
+def catalogue(config: str | None = None) -> list[RuleSpec]:
+    """The built-in rules and the user's own (`rules-dir` of the config found from the
+    current folder, or of `config`), as `check` would run them."""
+    from cogvid_lint.settings import CliOptions, resolve_settings
+
+    return load_catalogue(resolve_settings(CliOptions(config=config)))
+
+
+def find_rule(ident: str, config: str | None = None) -> RuleSpec:
+    rules = catalogue(config)
     for rule in rules:
         if ident.upper() == rule.code or ident == rule.name:
             return rule
@@ -21,8 +29,8 @@ def find_rule(ident: str) -> RuleSpec:
     raise UsageError(f"no rule {ident!r}" + (f" (did you mean {close[0]}?)" if close else ""))
 
 
-def show_rule(ident: str, fmt: str) -> int:
-    rule = find_rule(ident)
+def show_rule(ident: str, fmt: str, config: str | None = None) -> int:
+    rule = find_rule(ident, config)
     if fmt == "json":
         data = asdict(rule)  # Severity is a str enum: JSON writes its value
         del data["source"]
@@ -32,8 +40,8 @@ def show_rule(ident: str, fmt: str) -> int:
     return 0
 
 
-def list_rules(fmt: str) -> int:
-    rules = sorted(load_catalogue(), key=lambda r: r.code)
+def list_rules(fmt: str, config: str | None = None) -> int:
+    rules = sorted(catalogue(config), key=lambda r: r.code)
     if fmt == "json":
         payload = [{"code": r.code, "name": r.name, "target": r.target, "severity": r.severity.value,
                     "fix": r.fix, "summary": r.summary} for r in rules]

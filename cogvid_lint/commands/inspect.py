@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from cogvid_lint.checks.common import turned_text
 from cogvid_lint.errors import UsageError
 from cogvid_lint.models import parse_resolution
 from cogvid_lint.sampling import sample_plan
@@ -58,7 +59,7 @@ def _text(record: dict[str, Any]) -> str:
         return f"{record['path']}: unreadable: {record['error']}\n"
     fps = f"{record['fps']:g} fps" if record["fps"] else "no fps"
     lines = [f"{record['path']}: {record['codec']} in {record['container']}, {record['width']}x{record['height']}"
-             + (f" (stored {record['coded_width']}x{record['coded_height']}, rotated {record['rotation']}°)"
+             + (f" (stored {record['coded_width']}x{record['coded_height']}, {turned_text(record['rotation'])})"
                 if record["rotation"] else ""),
              f"  frames {record['frames']} (header says {record['header_frames']}), {fps}"
              + (", variable frame rate" if record["variable_frame_rate"] else "")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from cogvid_lint.discover.dataset import BACKUP_DIR, load_dataset
 from cogvid_lint.discover.gitignored import mark_git_ignored
-from cogvid_lint.discover.project import Project, PythonFile
+from cogvid_lint.discover.project import Clip, Dataset, Project, PythonFile
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
     from cogvid_lint.settings import DatasetSettings, Settings
@@ -26,11 +26,23 @@ def discover(settings: Settings, *, python: bool = True, datasets: Sequence[Data
     """The project: `datasets` (resolved: discover.datasets) loaded, the Python files found
     when `python`. `store`: where facts derived from the project's files are kept."""
     project = Project(root=settings.root, settings=settings, store=store)
-    project.datasets = [load_dataset(ds) for ds in datasets]
+    project.datasets = [_only(load_dataset(ds)) if ds.clips_only else load_dataset(ds) for ds in datasets]
     mark_git_ignored(project.datasets)  # a CI checkout lists clips git keeps out of it
     if python:
         project.python_files = [PythonFile(path, project) for path in find_python_files(settings)]
     return project
+
+
+def _only(dataset: Dataset) -> Dataset:
+    """A dataset narrowed to the clips given as PATHs: their list lines when listed, else the
+    clip alone (a clip not listed yet is linted as the trainer would see it once it is)."""
+    wanted = {os.path.normpath(p): p for p in dataset.settings.clips_only}
+    kept = [clip for clip in dataset.clips if os.path.normpath(clip.fspath) in wanted]
+    listed = {os.path.normpath(clip.fspath) for clip in kept}
+    kept += [Clip(dataset, len(dataset.clips) + n, path, None)
+             for n, (key, path) in enumerate(wanted.items()) if key not in listed]
+    dataset.clips = kept
+    return dataset
 
 
 def find_python_files(settings: Settings) -> list[Path]:

@@ -6,12 +6,14 @@ folders walks the tree, which settings never do (and the code rules never need).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from cogvid_lint import trainers
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry
+from cogvid_lint.discover.dataset import CAPTION_NAMES, IMAGE_NAMES, VIDEO_NAMES, VIDEO_SUFFIXES
 from cogvid_lint.discover.launch import LaunchSettings, find_launch_scripts, read_launch_script, resolve_data_root
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.models import parse_resolution
@@ -23,18 +25,119 @@ NOT_DETECTED = Source("default: no launch script names a trainer")
 
 
 def resolve_datasets(settings: Settings, warnings: list[str] | None = None) -> tuple[DatasetSettings, ...]:
-    """One DatasetSettings per data root; ConfigError listing every invalid one. A file a
+    """One DatasetSettings per data root; ConfigError listing every invalid one.
+
+    Folders given as PATHs are searched (config, launch scripts under them, folders holding a
+    list); a file given as PATH is linted as what it is (resolve_file_datasets). A file a
     launch script names that cannot be read (a broken dataset JSON or YAML config) is one
     line in `warnings`, and the rest still resolves."""
     problems: list[str] = []
+    warnings = warnings if warnings is not None else []
     paths = settings.paths
-    launch = _launch_settings([p for p in paths if p.is_dir()], settings.root,
-                              warnings if warnings is not None else [])
-    datasets = _dataset_settings(settings.cli, settings.config, settings.config_file, settings.cwd, settings.root,
-                                 paths, launch, problems)
+    folders = tuple(p for p in paths if p.is_dir())
+    files = [p for p in paths if not p.is_dir()]
+    datasets: list[DatasetSettings] = []
+    if folders or settings.cli.data_roots or not files:
+        launch = _launch_settings(list(folders), settings.root, warnings)
+        datasets = _dataset_settings(settings.cli, settings.config, settings.config_file, settings.cwd,
+                                     settings.root, folders, launch, problems)
+    if files:
+        whole = {ds.data_root for ds in datasets if not ds.clips_only}
+        datasets += [ds for ds in resolve_file_datasets(settings, files, problems, warnings)
+                     if ds.data_root not in whole]
     if problems:
         raise ConfigError(problems)
     return tuple(datasets)
+
+
+LAUNCH_SUFFIXES = (".sh", ".bash")
+
+
+def resolve_file_datasets(settings: Settings, files: list[Path], problems: list[str],
+                          warnings: list[str]) -> list[DatasetSettings]:
+    """The datasets that files given as PATHs stand for, each with the settings a lint of the
+    whole project gives it (config entries, launch scripts under the project root): a list
+    file, its dataset; a clip, that clip alone (`clips_only`); a launch script, the datasets
+    it names; a Python file, none (the code rules read it)."""
+    cli, config, root = settings.cli, settings.config, settings.root
+    # Where the project's launch scripts and datasets are looked for: the project root, or the
+    # working folder above it (no config, no git: the root is the file's own folder)
+    if settings.cwd in root.parents and all(settings.cwd in f.parents for f in files):
+        root = settings.cwd
+    launch = _launch_settings([root], root, warnings)
+    known = {ds.data_root: ds for ds in _dataset_settings(cli, config, settings.config_file, settings.cwd, root,
+                                                          (root,), launch, problems)}
+    where = Source.in_file(settings.config_file) if settings.config_file else DEFAULT
+
+    def dataset_at(data_root: Path, **values: Any) -> DatasetSettings:
+        if data_root in known:
+            return known[data_root]
+        made = _dataset_settings(_Given(cli, data_root, values), config, settings.config_file, settings.cwd, root,
+                                 (), {}, problems)
+        known[data_root] = made[0] if made else None
+        return known[data_root]
+
+    found: dict[Path, DatasetSettings] = {}
+    clips: dict[Path, list[Path]] = {}
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix in (".py", ".pyi"):
+            continue
+        if suffix in VIDEO_SUFFIXES:
+            owner = max((r for r in known if r in path.parents), key=lambda r: len(r.parts), default=None)
+            data_root = owner or _list_folder_above(path, root) or path.parent
+            clips.setdefault(data_root, []).append(path)
+            dataset_at(data_root)
+        elif suffix == ".txt":
+            data_root = path.parent.parent if path.parent.name == "labels" else path.parent  # SAT's labels/
+            values = {}
+            if path.name not in (*VIDEO_NAMES, *CAPTION_NAMES, *IMAGE_NAMES) and path.parent.name != "labels":
+                values["video_column"] = path.name  # a list under another name: the videos
+            ds = dataset_at(data_root, **values)
+            if ds is not None:
+                found[data_root] = ds
+        elif suffix in LAUNCH_SUFFIXES:
+            for named in read_launch_script(path):
+                data_root = resolve_data_root(named, root)
+                ds = known.get(data_root) or dataset_at(data_root)
+                if ds is not None:
+                    found[data_root] = ds
+        else:
+            problems.append(f"{_shown(path, settings.cwd)}: not a folder, list file (.txt), clip "
+                            f"({', '.join(VIDEO_SUFFIXES)}), launch script (.sh) or Python file")
+    for data_root, listed in clips.items():
+        ds = known.get(data_root)
+        if ds is not None and data_root not in found:  # its whole dataset is linted anyway
+            found[data_root] = dataclasses.replace(ds, clips_only=tuple(listed))
+    return list(found.values())
+
+
+class _Given:
+    """The command line's dataset settings, with one data root and default columns added:
+    a dataset named by a file the project resolves no other way."""
+
+    def __init__(self, cli: Any, data_root: Path, values: Mapping[str, Any]):
+        self.data_roots = (str(data_root),)
+        self.dataset = {**values, **cli.dataset}
+        self.source = Source("given as PATH")
+        self.sources = {key: self.source for key in values if key not in cli.dataset}
+
+
+def _list_folder_above(clip: Path, root: Path) -> Path | None:
+    """The nearest folder above a clip (up to the project root) that holds a video list."""
+    for folder in clip.parents:
+        if any((folder / name).is_file() for name in VIDEO_NAMES):
+            return folder
+        if folder == root or root not in folder.parents:
+            return None
+    return None
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    try:
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors) -> list[DatasetSettings]:
@@ -42,7 +145,8 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
     where = Source.in_file(config_file) if config_file else DEFAULT
     roots: list[tuple[Path, Source, Mapping[str, Any]]] = []  # (root, source, per-dataset config)
     if cli.data_roots:
-        roots = [(absolute(r, cwd), COMMAND_LINE, {}) for r in cli.data_roots]
+        given = getattr(cli, "source", COMMAND_LINE)
+        roots = [(absolute(r, cwd), given, {}) for r in cli.data_roots]
     elif config.data_root is not None:
         entries = config.data_root if isinstance(config.data_root, list) else [config.data_root]
         for entry in entries:
@@ -67,7 +171,7 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
         sources = {"data_root": root_source}
         for key in DATASET_KEYS:
             if cli.dataset.get(key) is not None:
-                values[key], sources[key] = cli.dataset[key], COMMAND_LINE
+                values[key], sources[key] = cli.dataset[key], getattr(cli, "sources", {}).get(key, COMMAND_LINE)
             elif per.get(key) is not None:
                 values[key], sources[key] = per[key], where
             elif getattr(config, key) is not None:

@@ -7,5 +7,6 @@ from cogvid_lint.report.result import RunResult, printable
 
 def render(result: RunResult) -> str:
     lines = [printable(f"{result.where(d.location)}: {d.code} [{d.name}] {d.message}") for d in result.diagnostics]
-    lines.extend(printable(note) for note in result.notes)
+    if not result.quiet:
+        lines.extend(printable(note) for note in result.notes)
     return "\n".join(lines) + ("\n" if lines else "")

@@ -10,6 +10,7 @@ from itertools import groupby
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from cogvid_lint.report.result import RunResult, printable
 from cogvid_lint.settings import DEFAULT
@@ -22,10 +23,27 @@ def _safe(text: str) -> str:
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+# What stands left of a finding's text: `  {line:>6} {severity:<7} `; wrapped text lines up after it.
+INDENT = 17
+
+
 def render(result: RunResult) -> str:
     buffer = io.StringIO()
+    # A known width (the terminal's) wraps long lines under the finding's text; without one
+    # (a pipe, a file) each finding stays on its line, for grep.
     console = Console(file=buffer, force_terminal=result.color, no_color=not result.color,
-                      width=result.width or (None if result.color else 160), highlight=False, soft_wrap=True)
+                      width=result.width or (None if result.color else 160), highlight=False,
+                      soft_wrap=result.width is None)
+
+    def line(left: str, right: str) -> None:
+        if result.width is None or result.width <= 2 * INDENT:
+            console.print(left + right)
+            return
+        lines = Text.from_markup(right).wrap(console, result.width - INDENT, overflow="fold")
+        for n, text in enumerate(lines):
+            text.rstrip()
+            console.print(Text.assemble(Text.from_markup(left) if n == 0 else " " * INDENT, text))
+
     for path, group in groupby(result.diagnostics, key=lambda d: d.location.path):
         group = list(group)
         console.print(f"[bold]{_safe(result.relpath(path))}[/bold]")
@@ -37,16 +55,18 @@ def render(result: RunResult) -> str:
             if d.anchor is not None and d.anchor.path != d.location.path:
                 anchor = f" [dim](listed at {_safe(result.where(d.anchor))})[/dim]"
             style = STYLE[d.severity.value]
-            console.print(f"  {place:>6} [{style}]{d.severity.value:<7}[/{style}] [bold]{d.code}[/bold] "
-                          f"[dim]{d.name}[/dim]  {_safe(d.message)}{anchor}")
+            line(f"  {place:>6} [{style}]{d.severity.value:<7}[/{style}] ",
+                 f"[bold]{d.code}[/bold] [dim]{d.name}[/dim]  {_safe(d.message)}{anchor}")
             rule = result.rule(d.code)
             if rule is not None:
-                console.print(f"  {'':>6}         [dim]why:[/dim] {_safe(rule.summary)}")
+                line(" " * INDENT, f"[dim]why:[/dim] {_safe(rule.summary)}")
                 hint = d.fix.title if d.fix is not None else d.hint
                 if hint:
                     label = "fix:" if d.fix is not None else "hint:"
-                    console.print(f"  {'':>6}         [dim]{label}[/dim] {_safe(hint)}")
+                    line(" " * INDENT, f"[dim]{label}[/dim] {_safe(hint)}")
         console.print()
+    if result.quiet:  # the findings only
+        return buffer.getvalue()
     if result.diagnostics:
         _summary(console, result)
     # a run of the code rules alone never resolves the datasets (it would walk the tree)

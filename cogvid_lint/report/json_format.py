@@ -14,6 +14,7 @@ from cogvid_lint.report.result import RunResult
 def diagnostic_dict(diagnostic: Diagnostic, result: RunResult) -> dict[str, Any]:
     loc = diagnostic.location
     fix = diagnostic.fix
+    anchor = diagnostic.anchor
     return {
         "code": diagnostic.code,
         "name": diagnostic.name,
@@ -23,6 +24,9 @@ def diagnostic_dict(diagnostic: Diagnostic, result: RunResult) -> dict[str, Any]
         "column": loc.column,
         "message": diagnostic.message,
         "fix": None if fix is None else {"applicability": fix.applicability.value, "title": fix.title},
+        # the list line that names a clip (its `videos.txt` line), as the full and CI formats show it
+        "listed_at": None if anchor is None or anchor.path == loc.path
+        else {"path": result.relpath(anchor.path), "line": anchor.line},
     }
 
 

@@ -21,13 +21,14 @@ class RunResult:
     rules: Sequence[RuleSpec]  # the enabled rules (reporters take docs and summaries from them)
     settings: Settings | None = None
     datasets: Sequence[DatasetSettings] = ()  # resolved for this run (none: the code rules alone)
-    cwd: Path = field(default_factory=Path.cwd)
+    cwd: Path = field(default_factory=Path.cwd)  # paths are shown relative to it (settings.display_root)
     fixed: int = 0
     notes: Sequence[str] = ()  # lines for the human formats: fixes applied, unsafe fixes available, ...
     color: bool = False
     width: int | None = None
     show_settings: bool = True
     statistics: bool = False
+    quiet: bool = False  # the findings only: no tables, no summary line, no notes
 
     def rule(self, code: str) -> RuleSpec | None:
         for rule in self.rules:
@@ -36,8 +37,13 @@ class RunResult:
         return None
 
     def relpath(self, path: Path) -> str:
-        """Relative to the current directory when under it, always with `/` separators."""
-        return _relpath(os.fspath(path), os.fspath(self.cwd))
+        """Relative to `cwd` when under it, always with `/` separators; a path elsewhere in
+        the project (a data root the config names from a subfolder) is `../`-relative, and
+        only a path outside the project (a dataset on another disk) stays absolute."""
+        shown = _relpath(os.fspath(path), os.fspath(self.cwd))
+        if self.settings is not None and os.path.isabs(shown):
+            return _within_project(shown, os.fspath(self.cwd), os.fspath(self.settings.root))
+        return shown
 
     def where(self, location: Location) -> str:
         text = self.relpath(location.path)
@@ -72,6 +78,17 @@ def _relpath(path: str, cwd: str) -> str:
         return rel.as_posix() if str(rel) != "." else "."
     except ValueError:
         return Path(os.path.normpath(path)).as_posix()
+
+
+@lru_cache(maxsize=1 << 12)
+def _within_project(path: str, cwd: str, root: str) -> str:
+    try:
+        inside = os.path.isabs(root) and all(os.path.commonpath([p, root]) == root for p in (path, cwd))
+    except ValueError:  # another drive
+        inside = False
+    if inside:
+        return Path(os.path.relpath(path, cwd)).as_posix()
+    return path
 
 
 # C0 and C1 controls and DEL (ESC starts a terminal's colour, title and cursor sequences),

@@ -10,6 +10,7 @@ with --video_reshape_mode). The id token is prepended with a space.
 
 from __future__ import annotations
 
+from cogvid_lint.wording import every_text
 from cogvid_lint.trainers.base import Launch, Profile, Sample, cover_crop, stretch
 
 
@@ -69,7 +70,7 @@ class Factory(Profile):
                           what=f"{n} frames")
         indices = tuple(range(0, n, step))[:bucket]
         return Sample(n, bucket, indices, stride=step, unseen_tail=n - 1 - indices[-1],
-                      effective_fps=fps / step if fps else None, what=f"{n} frames sampled every {step} to {bucket}")
+                      effective_fps=fps / step if fps else None, what=f"{n} frames sampled {every_text(step)} to {bucket}")
 
     def resize(self, width, height, settings, frames=None):
         opts = self.options(settings)

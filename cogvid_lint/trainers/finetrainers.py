@@ -16,6 +16,7 @@ import numpy as np
 
 from cogvid_lint.settings import Source
 
+from cogvid_lint.wording import every_text
 from cogvid_lint.trainers.base import Launch, Profile, Sample, cover_crop, crop_only, stretch
 
 
@@ -182,7 +183,7 @@ class FinetrainersV0(Profile):
         indices = tuple(range(0, n, step))[:t]
         return Sample(n, t, indices, stride=step, unseen_tail=n - 1 - indices[-1],
                       effective_fps=fps / step if fps else None,
-                      what=f"{n} frames sampled every {step} to {t}")
+                      what=f"{n} frames sampled {every_text(step)} to {t}")
 
     def resize(self, width, height, settings, frames=None):
         found = self._buckets(settings)

@@ -8,6 +8,7 @@ else `range(0, N, N // F)[:F]` — frames after the last index are never seen; f
 from __future__ import annotations
 
 from cogvid_lint.trainers.base import Launch, Profile, Sample, strided
+from cogvid_lint.wording import every_text
 
 
 class Finetune(Profile):
@@ -36,7 +37,7 @@ class Finetune(Profile):
         stride = n // f
         return Sample(n, f, indices, stride=stride, unseen_tail=n - 1 - indices[-1],
                       effective_fps=fps / stride if fps else None,
-                      what=f"{n} frames sampled every {stride} to {f}")
+                      what=f"{n} frames sampled {every_text(stride)} to {f}")
 
 
 PROFILES = (Finetune(),)

@@ -42,9 +42,10 @@ def _sample(clip: Clip) -> Sample | None:
 
 @check("video.trainer_crash", args=("trainer", "error"))
 def trainer_crash(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
-    sample = _sample(clip)
-    if sample is not None and sample.crash:
-        yield clip_finding(clip, {"trainer": clip.dataset.profile.title, "error": sample.crash})
+    sample, resize = _sample(clip), _resize(clip)
+    crash = (sample.crash if sample is not None else None) or (resize.crash if resize is not None else None)
+    if crash:
+        yield clip_finding(clip, {"trainer": clip.dataset.profile.title, "error": crash})
 
 
 @check("video.padded_short", args=("frames", "target", "padded", "percent", "padding"))

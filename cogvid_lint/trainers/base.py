@@ -53,6 +53,7 @@ class Resize:
     crop: tuple[int, int, int, int] | None = None  # (x, y, w, h) of the scaled frame that is kept
     lost: float = 0.0  # share of the source frame's area cropped away
     upscale: float = 1.0  # the largest factor a side is scaled up by (> 1: upscaled)
+    crash: str | None = None  # the trainer's own error on a frame of this size
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,11 @@ def cover_crop(width: int, height: int, target_w: int, target_h: int) -> Resize:
 
 
 def crop_only(width: int, height: int, target_w: int, target_h: int) -> Resize:
-    """Cut target_w x target_h out of the center, no resize (larger than the frame: no crop)."""
+    """Cut target_w x target_h out of the center, no resize; a frame smaller than that is
+    finetrainers' `ValueError` (functional/video.py:7-14)."""
+    if width < target_w or height < target_h:
+        return Resize("crop-only", target_w, target_h, crash=(f"ValueError: Video size ({height}, {width}) is smaller "
+                                                              f"than the target size ({target_h}, {target_w})."))
     x, y = max(0, (width - target_w) // 2), max(0, (height - target_h) // 2)
     lost = max(0.0, 1 - (min(width, target_w) * min(height, target_h)) / (width * height))
     return Resize("crop-only", target_w, target_h, (width, height), (x, y, target_w, target_h), lost, 1.0)

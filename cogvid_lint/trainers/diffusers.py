@@ -49,6 +49,10 @@ class DiffusersT2V(Profile):
         start = min(int(opts["skip_frames_start"]), n)
         end = max(0, n - int(opts["skip_frames_end"]))
         if end <= start:
+            if start >= n:  # get_batch([N]): past the last frame
+                return Sample(n, f, (), crash=(f"IndexError: Out of bound indices: [{start}] (--skip_frames_start "
+                                               f"{opts['skip_frames_start']} skips all {n} frames)"),
+                              what=f"{n} frames")
             indices, step = (start,), 1
         elif end - start <= f:
             indices, step = tuple(range(start, end)), 1

@@ -17,7 +17,7 @@ import numpy as np
 from cogvid_lint.settings import Source
 
 from cogvid_lint.wording import every_text
-from cogvid_lint.trainers.base import Launch, Profile, Sample, cover_crop, crop_only, stretch
+from cogvid_lint.trainers.base import Launch, Profile, Resize, Sample, cover_crop, crop_only, stretch
 
 
 def torch_linspace_long(end: int, steps: int) -> tuple[int, ...]:
@@ -134,6 +134,8 @@ class Finetrainers(Profile):
             return crop_only(width, height, w, h)
         if mode == "resize_crop":
             return cover_crop(width, height, w, h)
+        if mode != "bicubic":  # e.g. random_crop, which the args docs name and the code refuses
+            return Resize("stretch", w, h, crash=f"ValueError: Invalid resize_mode: {mode}")
         return stretch(width, height, w, h)
 
 
@@ -190,7 +192,14 @@ class FinetrainersV0(Profile):
         if not found or width <= 0 or height <= 0:
             return None
         _, h, w = min(found, key=lambda b: abs(b[1] - height) + abs(b[2] - width))
-        return stretch(width, height, w, h)
+        resize = stretch(width, height, w, h)
+        fitting = [b[0] for b in found if frames is not None and b[0] <= frames]
+        if fitting:
+            t = min(fitting, key=lambda f: abs(f - frames))
+            if (t, h, w) not in found:  # frames from one bucket, size from another: not a bucket
+                return Resize("stretch", w, h, upscale=resize.upscale,
+                              crash=f"KeyError: {(t, h, w)} (BucketSampler: {t} frames at {h}x{w} is no bucket)")
+        return resize
 
 
 PROFILES = (Finetrainers(), FinetrainersV0())

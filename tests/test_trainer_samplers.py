@@ -70,7 +70,7 @@ def _settings_for(trainer: str, table: dict):
     raise AssertionError(f"unknown trainer {trainer}")
 
 
-@pytest.mark.parametrize("profile,ds,row", _frames_cases())
+@pytest.mark.parametrize("profile,ds,row", list(_frames_cases()))
 def test_frames_taken_are_the_trainers(profile, ds, row):
     sample = trainers.get(profile).sample(row["n"], row.get("fps", 8), ds)
     if "raises" in row:
@@ -100,7 +100,7 @@ def _resize_defaults(trainer: str) -> dict:
             "df": {"max_num_frames": 49, "skip_frames_start": 0, "skip_frames_end": 0}}.get(trainer, {})
 
 
-@pytest.mark.parametrize("profile,ds,row,frames", _resize_cases())
+@pytest.mark.parametrize("profile,ds,row,frames", list(_resize_cases()))
 def test_resize_is_the_trainers(profile, ds, row, frames):
     width, height = row["src"]
     resize = trainers.get(profile).resize(width, height, ds, frames)

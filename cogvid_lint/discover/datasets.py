@@ -177,7 +177,8 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
             elif getattr(config, key) is not None:
                 values[key], sources[key] = getattr(config, key), where
             elif script is not None and key == "trainer":
-                values[key], sources[key] = script.trainer, script.source("data_root")
+                values[key], sources[key] = script.trainer, script.source("trainer" if "trainer" in script.lines
+                                                                           else "data_root")
             elif script is not None and key in script.values:
                 values[key], sources[key] = script.values[key], script.source(key)
             else:

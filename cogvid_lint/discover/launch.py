@@ -89,6 +89,9 @@ def read_launch_script(path: Path, problems: list[str] | None = None) -> list[La
             return []
         profile = trainers.get(trainers.DEFAULT)
     flags = profile.launch.flags
+    # The trainer's source: the line of the token naming its entry point (else the data root's)
+    entry_line = next((line for token, line in tokens for entry in profile.launch.entry_points
+                       if trainers.names_entry(token, entry)), None)
     # One run per data root; flags before the first one (model args often come first)
     # belong to that first run.
     results: list[LaunchSettings] = [LaunchSettings(script=path, trainer=profile.name)]
@@ -120,6 +123,8 @@ def read_launch_script(path: Path, problems: list[str] | None = None) -> list[La
     for run in results:
         for values, options, sources in profile.from_launch(run.values, run.options, _Reader(path, problems)):
             lines = dict(run.lines)
+            if entry_line is not None:
+                lines["trainer"] = entry_line
             if "train_resolution" not in lines:  # assembled by the profile from several flags
                 lines["train_resolution"] = min((run.lines[k] for k in ("max_num_frames", "height", "width",
                                                  "frame_buckets", "video_resolution_buckets") if k in run.lines),

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from cogvid_lint.trainers.base import Launch, Profile, Resize, Sample
 
-__all__ = ["DEFAULT", "Launch", "Profile", "Resize", "Sample", "all_profiles", "detect", "get"]
+__all__ = ["DEFAULT", "Launch", "Profile", "Resize", "Sample", "all_profiles", "detect", "get", "names_entry"]
 
 DEFAULT = "finetune"  # nothing detected, nothing configured: CogVideo's finetune/
 
@@ -38,12 +38,12 @@ def detect(tokens: Sequence[str]) -> Profile | None:
         launch = profile.launch
         if not all(flag in flags for flag in launch.requires) or any(flag in flags for flag in launch.excludes):
             continue
-        if any(_names(token, entry) for token in tokens for entry in launch.entry_points):
+        if any(names_entry(token, entry) for token in tokens for entry in launch.entry_points):
             return profile
     return None
 
 
-def _names(token: str, entry: str) -> bool:
+def names_entry(token: str, entry: str) -> bool:
     token = token.replace("\\", "/")
     if "/" not in entry and "." not in entry:  # a module or package name: `-m finetrainers`, finetrainers/train.py
         return token == entry or f"/{entry}/" in f"/{token}"

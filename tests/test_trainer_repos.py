@@ -195,3 +195,23 @@ def test_inspect_shows_the_frames_each_trainer_takes(tmp_path):
     assert json.loads(out)[0]["training"]["indices"] == list(range(49))
     code, _, err = _lint(tmp_path, "inspect", "a.mp4", "--trainer", "nope")
     assert code == 2 and "unknown trainer 'nope'" in err
+
+
+def test_the_config_and_the_command_line_override_the_detected_trainer(tmp_path):
+    _write(tmp_path, {
+        "train.sh": "accelerate launch train_cogvideox_lora.py --instance_data_root data --max_num_frames 9 "
+                    "--height 64 --width 96\n",
+        "data/prompts.txt": "a cat\n", "data/videos.txt": "videos/a.mp4\n",
+    }, {"data/videos/a.mp4": {"frames": 5, "width": 96, "height": 64}})
+
+    def trainer_row(*args: str) -> str:
+        _, out, _ = _lint(tmp_path, "--output-format", "full", *args)
+        return next(line for line in out.splitlines() if "│ trainer " in line)
+
+    assert "diffusers" in trainer_row() and "train.sh:1" in trainer_row()
+    (tmp_path / "cogvid-lint.yaml").write_text("data-root:\n  - path: data\n    trainer: finetune\n")
+    assert "finetune" in trainer_row() and "cogvid-lint.yaml" in trainer_row()
+    assert "sat" in trainer_row("--trainer", "sat") and "command line" in trainer_row("--trainer", "sat")
+    (tmp_path / "cogvid-lint.yaml").write_text("trainer: nope\n")
+    code, _, err = _lint(tmp_path)
+    assert code == 2 and "key 'trainer': unknown trainer 'nope'" in err

@@ -140,14 +140,6 @@ class Finetrainers(Profile):
 
 
 class FinetrainersV0(Profile):
-    def from_launch(self, values, options, reader):
-        found = super().from_launch(values, options, reader)
-        for values, options, _ in found:
-            first = buckets(options.get("video_resolution_buckets"))
-            if first and "train_resolution" not in values:
-                values["train_resolution"] = "x".join(str(n) for n in first[0])
-        return found
-
     name = "finetrainers-v0"
     title = "finetrainers v0.0.1"
     launch = Launch(entry_points=("train.py", "finetrainers"), requires=("--data_root", "--video_resolution_buckets"),
@@ -155,10 +147,19 @@ class FinetrainersV0(Profile):
                     flags={"--data_root": "data_root", "--caption_column": "caption_column",
                            "--video_column": "video_column", "--id_token": "id_token",
                            "--video_resolution_buckets": "option:video_resolution_buckets",
-                           "--pretrained_model_name_or_path": "option:pretrained_model"})
+                           "--pretrained_model_name_or_path": "option:pretrained_model"},
+                    lists=("--video_resolution_buckets",))
     layout = "cogvideo"
     id_token = "prepended"
     caches_latents = True
+
+    def from_launch(self, values, options, reader):
+        found = super().from_launch(values, options, reader)
+        for values, options, _ in found:
+            first = buckets(options.get("video_resolution_buckets"))
+            if first and "train_resolution" not in values:
+                values["train_resolution"] = "x".join(str(n) for n in first[0])
+        return found
 
     def _buckets(self, settings):
         found = buckets(self.options(settings).get("video_resolution_buckets"))

@@ -12,8 +12,6 @@ v0.0.1 (`dataset.py:269-289`): the frame bucket is the closest ≤ N — none �
 
 from __future__ import annotations
 
-import numpy as np
-
 from cogvid_lint.settings import Source
 
 from cogvid_lint.wording import every_text
@@ -25,6 +23,8 @@ def torch_linspace_long(end: int, steps: int) -> tuple[int, ...]:
     from 0 and the second down from `end` (ATen's kernel), truncated toward zero."""
     if steps == 1:
         return (0,)
+    import numpy as np  # only for a clip longer than its bucket: the code hook never imports numpy
+
     step = np.float32(end) / np.float32(steps - 1)
     half = steps // 2
     values = [np.float32(step * np.float32(i)) if i < half else np.float32(np.float32(end) - step * np.float32(steps - i - 1))

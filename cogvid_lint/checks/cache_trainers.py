@@ -64,7 +64,7 @@ def _stale(dataset: Dataset, datasets: list[Dataset], folder: Path, items: list[
     oldest = min(item.mtime_ns for item in items)
     if oldest < newest[0]:
         yield "stale", finding(folder, {
-            "entry": f"{title} in {rel(dataset, folder)} ({len(items)} files)", "source": f"the {newest[2]} "
+            "entry": f"{title} ({len(items)} files)", "source": f"the {newest[2]} "
             f"{rel(dataset, newest[1])}", "changed": "which changed", "detail": _age(newest[0] - oldest),
             "consequence": consequence, "clip": rel(dataset, newest[1]), "folder": rel(dataset, folder)})
 
@@ -97,7 +97,7 @@ def precomputed(dataset: Dataset, project) -> Found:
         return
     if not folder.is_dir():
         yield "missing", finding(folder, {
-            "what": f"the precomputed data {rel(dataset, folder)}/", "trainer": "finetrainers with --precomputation_reuse",
+            "what": f"the precomputed data folder {folder.name}/", "trainer": "finetrainers with --precomputation_reuse",
             "error": f"RuntimeError: The directory '{folder}' does not exist or is not a directory, but is required "
                      "when enabling reuse of precomputed data"})
         return
@@ -105,7 +105,7 @@ def precomputed(dataset: Dataset, project) -> Found:
     empty = [kind for kind, found in items.items() if not found]
     if empty:
         yield "missing", finding(folder, {
-            "what": f"every {' and '.join(empty)}-<i>.pt item in {rel(dataset, folder)}/",
+            "what": f"every {' and '.join(empty)}-<i>.pt item in {folder.name}/",
             "trainer": "finetrainers with --precomputation_reuse",
             "error": "ValueError: Precomputed data directory is empty or does not contain enough items "
                      "(required 1, found 0)"})

@@ -137,7 +137,7 @@ def test_finetrainers_reused_cache_older_than_the_clips_and_short_of_items(tmp_p
         "on the old data")
     assert _message(found, FOLDER, "CVL310") == (
         "the reused cache holds 2 precomputed items but the dataset has 3 clips: finetrainers --precomputation_reuse "
-        "trains on those 2 alone, 1 clips never")
+        "trains on those 2 alone: 1 clip never trains")
 
 
 def test_finetrainers_fresh_cache_of_the_right_size_passes(tmp_path):

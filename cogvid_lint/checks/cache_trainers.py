@@ -23,6 +23,7 @@ from cogvid_lint.cache_stamp import _age, file_key
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Finding, Location
 from cogvid_lint.torch_file import TorchFile, read_torch_file
+from cogvid_lint.trainers.base import plural
 
 Found = Iterator[tuple[str, Finding]]  # (meaning: stale, orphan, corrupt, shape, missing, count), finding
 
@@ -124,14 +125,15 @@ def precomputed(dataset: Dataset, project) -> Found:
                            "clip"})
     elif clips and conditions != clips:
         yield "count", finding(folder, {
-            "items": f"{conditions} precomputed items", "clips": clips,
+            "items": plural(conditions, "precomputed item"), "clips": clips,
             "consequence": _count_consequence(conditions, clips, "finetrainers --precomputation_reuse")})
 
 
 def _count_consequence(items: int, clips: int, who: str) -> str:
     if items < clips:
-        return f"{who} trains on those {items} alone, {clips - items} clips never"
-    return f"{who} also trains on {items - clips} items of clips that are no longer listed (or twice on some)"
+        unseen = clips - items
+        return f"{who} trains on those {items} alone: {plural(unseen, 'clip')} never train{'s' if unseen == 1 else ''}"
+    return f"{who} also trains on {plural(items - clips, 'item')} of clips no longer listed (or twice on some)"
 
 
 # ---------------------------------------------------------------- finetrainers v0.0.1
@@ -154,7 +156,7 @@ def precomputed_v0(dataset: Dataset, project) -> Found:
         clips = len(dataset.clips)
         if clips and conditions != clips:
             yield "count", finding(folder, {
-                "items": f"{conditions} precomputed items", "clips": clips,
+                "items": plural(conditions, "precomputed item"), "clips": clips,
                 "consequence": _count_consequence(conditions, clips, "finetrainers v0.0.1")})
 
 

@@ -151,7 +151,10 @@ def _read_zip(handle) -> TorchFile:
             return TorchFile(unread=str(exc))
         except Exception as exc:  # noqa: BLE001 - a damaged pickle: UnpicklingError, EOFError, TypeError, ...
             return TorchFile(problem=f"its data.pkl is damaged ({exc.__class__.__name__})")
-        tensors = _tensors(value, "")
+        try:
+            tensors = _tensors(value, "")
+        except RecursionError:  # a pickle of lists nested thousands deep: no trainer's cache item
+            tensors = None
         if tensors is None:
             return TorchFile(unread="it holds something other than tensors in dicts, lists and tuples")
         for key, storage in unpickler.storages.items():

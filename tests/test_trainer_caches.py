@@ -345,3 +345,12 @@ def test_torch_file_missing_or_short_storage_and_foreign_globals(tmp_path):
             assert says in (found.problem or ""), found
         else:  # a global outside the allowlist is never resolved: not read, nothing run
             assert found.problem is None and "os.system" in (found.unread or ""), found
+
+
+def test_torch_file_nested_thousands_deep_is_not_read_and_never_a_traceback(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "deep.pt", "w") as archive:  # [[[[...]]]] 200,000 deep
+        archive.writestr("archive/data.pkl", b"\x80\x02" + b"]" * 200_000 + b"a" * 199_999 + b".")
+    found = read_torch_file(tmp_path / "deep.pt")
+    assert found.problem is None and found.unread and not found.tensors

@@ -256,9 +256,9 @@ def test_cogvideox_factory_load_tensors(tmp_path):
         "cogvideox-factory with --load_tensors stops in BucketSampler with KeyError: (49, 480, 720)")
     missing = sorted(m for c, m in found["prepared/videos.txt"] if c == "CVL309")
     assert len(missing) == 2
-    assert missing[0].startswith("video_latents/no_latent.pt and prompt_embeds/no_latent.pt (for videos/no_latent.mp4)"
-                                 " is missing: cogvideox-factory with --load_tensors stops with ValueError: The file")
-    assert missing[1].startswith("video_latents/two.pt and prompt_embeds/two.pt (for videos/two.dots.mp4)")
+    assert missing[0].startswith("missing video_latents/no_latent.pt and prompt_embeds/no_latent.pt (for "
+                                 "videos/no_latent.mp4): cogvideox-factory with --load_tensors stops with ValueError: The file")
+    assert missing[1].startswith("missing video_latents/two.pt and prompt_embeds/two.pt (for videos/two.dots.mp4)")
     assert _message(found, f"{latents}/two.dots.pt", "CVL302") == (
         "no listed clip has the name (up to its first dot) 'two.dots': this latent in video_latents is never used")
     assert "cogvideox-factory with --load_tensors trains on the latent and never reads the new clip" in \

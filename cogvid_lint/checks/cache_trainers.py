@@ -98,7 +98,7 @@ def precomputed(dataset: Dataset, project) -> Found:
         return
     if not folder.is_dir():
         yield "missing", finding(folder, {
-            "what": f"the precomputed data folder {folder.name}/", "trainer": "finetrainers with --precomputation_reuse",
+            "what": f"the folder {folder.name}/", "trainer": "finetrainers with --precomputation_reuse",
             "error": f"RuntimeError: The directory '{folder}' does not exist or is not a directory, but is required "
                      "when enabling reuse of precomputed data"})
         return

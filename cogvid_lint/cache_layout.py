@@ -1,4 +1,5 @@
-"""Where CogVideo's `finetune/` trainer keeps its caches, and how to read an entry's header.
+"""Where each trainer keeps its caches (CogVideo `finetune/` first, then finetrainers and
+cogvideox-factory at the end of this module), and how to read an entry's header.
 
 The trainer writes (and then trusts forever):
   <data_root>/cache/video_latent/<model_name>/<F>x<H>x<W>/<video stem>.safetensors  key `encoded_video`
@@ -210,3 +211,36 @@ def _size_problem(path: Path) -> str | None:
 def first_frames_dir(dataset: Dataset) -> Path:
     """`<parent of the first video's folder>/first_frames`, where the I2V trainer writes frame 0."""
     return dataset.clips[0].path.parent.parent / "first_frames"
+
+
+# ---------------------------------------------------------------- the other trainers' caches
+# (their profiles' `cache` says which applies; torch files are read by cogvid_lint.torch_file)
+
+PRECOMPUTED_TYPES = ("condition", "latent")  # finetrainers: <dir>/{condition,latent}-<i>.pt
+V0_FOLDERS = ("conditions", "latents")  # finetrainers v0.0.1: <dir>/{conditions,latents}/*.pt
+V0_SUFFIX = "_precomputed"
+PREPARED_LATENTS, PREPARED_EMBEDS = "video_latents", "prompt_embeds"
+
+
+def precomputed_items(folder: Path, data_type: str) -> list[CacheFile]:
+    """`<data_type>-*.pt` in finetrainers' precomputation folder: what its `glob` counts."""
+    return [f for f in scan_folder(folder, ".pt") if f.path.name.startswith(data_type + "-")]
+
+
+def v0_cache_dirs(data_root: Path, location: Path | None) -> list[Path]:
+    """finetrainers v0.0.1 cache folders: the one the launch command names, else every
+    `*_precomputed` folder of the data root that holds conditions/ and latents/."""
+    if location is not None:
+        return [location]
+    return [d for d in _subdirs(data_root) if d.name.endswith(V0_SUFFIX)
+            and all((d / name).is_dir() for name in V0_FOLDERS)]
+
+
+def prepared_name(clip_fspath: str) -> str:
+    """cogvideox-factory's `path.name.split(".")[0]`: the name up to its FIRST dot."""
+    return os.path.basename(clip_fspath).split(".")[0]
+
+
+def prepared_folder(clip_fspath: str, kind: str) -> Path:
+    """`path.parent.parent / kind` (dataset.py:233-235), lexically, as pathlib does."""
+    return Path(clip_fspath).parent.parent / kind

@@ -1,7 +1,9 @@
 """Latent-cache rules (CVL3xx): stale, orphaned, corrupt and mis-shaped cache entries.
 
-The subject is a `Dataset`; every finding's path is the cache file and its fix deletes that
-file (the trainer regenerates a missing entry), confined to the cache folder it lives in.
+The subject is a `Dataset`; what is judged depends on its trainer's `Profile.cache`: none
+(SAT, diffusers) — nothing; CogVideo finetune/ — the code below, where every finding's path
+is the cache file and its fix deletes that file (the trainer regenerates a missing entry),
+confined to the cache folder it lives in; the others — checks/cache_trainers.py.
 The cache is scanned once per dataset and run (memoised on the project), headers are read
 once, and clips are hashed only when a stamp says they may have changed.
 """
@@ -21,6 +23,7 @@ from cogvid_lint.cache_layout import (LATENT_KEY, PROMPT_KEY, CacheFile, Header,
                                       read_header, scan_folder, stamp_path, stat_file)
 from cogvid_lint.cache_stamp import EntryJudge, StampError, file_key, load_stamp
 from cogvid_lint.cache_layout import first_frames_dir
+from cogvid_lint.checks.cache_trainers import KINDS, orphan_args
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Applicability, DeleteFile, Finding, Fix, Location
 from cogvid_lint.registry import RuleContext, check
@@ -68,6 +71,30 @@ class CacheScan:
         return file_key(path, self.dataset.root)
 
 
+def _kind(dataset: Dataset) -> str | None:
+    """How the dataset's trainer caches (Profile.cache.kind); None: it keeps no cache."""
+    profile = dataset.profile
+    if profile is None:  # a dataset built without discovery: CogVideo finetune/, the default
+        return "finetune"
+    return profile.cache.kind if profile.cache is not None else None
+
+
+def _finetune(dataset: Dataset) -> bool:
+    return _kind(dataset) == "finetune"
+
+
+def _trainer_found(dataset: Dataset, ctx: RuleContext, meaning: str) -> Iterator:
+    """The findings (or, for orphans, the entries) of another trainer's cache with `meaning`."""
+    kind = _kind(dataset)
+    if kind is None or kind == "finetune":
+        return iter(())
+    return (item for what, item in ctx.project.derive(_build_trainer_found, dataset) if what == meaning)
+
+
+def _build_trainer_found(project, dataset: Dataset) -> list:
+    return list(KINDS[_kind(dataset)](dataset, project))
+
+
 def _scan(dataset: Dataset, ctx: RuleContext) -> CacheScan:
     return ctx.project.derive(_build_scan, dataset)
 
@@ -99,7 +126,7 @@ def _folder(entry: CacheFile) -> str:
     return f"{entry.model}/{entry.folder}"
 
 
-def _mismatched(dataset: Dataset, ctx: RuleContext, kind: str, entries, title: str) -> Iterator[Finding]:
+def _mismatched(dataset: Dataset, ctx: RuleContext, kind: str, entries, title: str, more=None) -> Iterator[Finding]:
     """Entries whose clip changed after them: by timestamps ("stale") or by the stamp ("changed")."""
     scan = _scan(dataset, ctx)
     for entry in entries(scan):
@@ -108,27 +135,41 @@ def _mismatched(dataset: Dataset, ctx: RuleContext, kind: str, entries, title: s
             # a first frame has no model/resolution folder: "" rather than a message showing {folder}
             args = {"clip": scan.rel(verdict.clip.path), "detail": verdict.detail,
                     "folder": _folder(entry) if entry.folder is not None else ""}
-            yield cache_finding(dataset, entry, args, title)
+            yield cache_finding(dataset, entry, {**args, **(more(args) if more else {})}, title)
 
 
-@check("cache.stale_latent", args=("clip", "detail", "folder", "outside"))
+@check("cache.stale_latent", args=("clip", "detail", "folder", "outside", "entry", "source", "changed", "consequence"))
 def stale_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.latents, "Delete the stale latent")
+    if not _finetune(dataset):
+        yield from _trainer_found(dataset, ctx, "stale")
+        return
+    yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.latents, "Delete the stale latent",
+                           lambda args: {"entry": f"latent in {args['folder']}", "source": f"its clip {args['clip']}",
+                                         "changed": "the clip changed",
+                                         "consequence": "the trainer reuses it and never sees the new clip"})
 
 
 @check("cache.stale_first_frame", args=("clip", "detail", "folder", "outside"))
 def stale_first_frame(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):
+        return
     yield from _mismatched(dataset, ctx, "stale", lambda scan: scan.first_frames, "Delete the stale first frame")
 
 
 @check("cache.content_changed", args=("clip", "detail", "folder", "outside"))
 def content_changed(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):  # `cache stamp` covers finetune/'s stem-named entries only
+        return
     yield from _mismatched(dataset, ctx, "changed", lambda scan: scan.latents + scan.first_frames,
                            "Delete the entry made from the old clip")
 
 
-@check("cache.orphan_latent", args=("stem", "folder", "outside"))
+@check("cache.orphan_latent", args=("stem", "folder", "outside", "link"))
 def orphan_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):
+        for entry in _trainer_found(dataset, ctx, "orphan"):
+            yield cache_finding(dataset, entry, orphan_args(dataset, entry), "Delete the orphaned latent")
+        return
     if not dataset.clips:  # no readable clip list: every entry would look orphaned
         return
     spec = dataset.settings.model_spec
@@ -136,12 +177,14 @@ def orphan_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     scan = _scan(dataset, ctx)
     for entry in scan.latents:
         if entry.model in models and entry.stem not in scan.clip_stems:
-            yield cache_finding(dataset, entry, {"stem": entry.stem, "folder": _folder(entry)},
+            yield cache_finding(dataset, entry, {"stem": entry.stem, "folder": _folder(entry), "link": "stem"},
                                 "Delete the orphaned latent")
 
 
 @check("cache.orphan_prompt_embedding", args=("captions", "outside"))
 def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):
+        return
     captions = dataset.captions
     if captions is None or captions.error is not None or not captions.entries:
         return
@@ -157,6 +200,9 @@ def orphan_prompt_embedding(dataset: Dataset, ctx: RuleContext) -> Iterator[Find
 
 @check("cache.corrupt_entry", args=("problem", "outside"))
 def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):
+        yield from _trainer_found(dataset, ctx, "corrupt")
+        return
     scan = _scan(dataset, ctx)
     for files, key in ((scan.latents, LATENT_KEY), (scan.prompts, PROMPT_KEY)):
         for entry in files:
@@ -174,8 +220,11 @@ def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
                                 "Delete the unusable cache stamp")
 
 
-@check("cache.latent_shape_mismatch", args=("shape", "expected", "folder", "outside"))
+@check("cache.latent_shape_mismatch", args=("shape", "expected", "folder", "outside", "verdict"))
 def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):
+        yield from _trainer_found(dataset, ctx, "shape")
+        return
     scan = _scan(dataset, ctx)
     for entry in scan.latents:
         if entry.resolution is None:
@@ -183,16 +232,32 @@ def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Findin
         shape = scan.header(entry).shapes.get(LATENT_KEY)
         expected = expected_latent_shape(entry.resolution)
         if shape is not None and tuple(shape) != expected:
-            yield cache_finding(dataset, entry, {"shape": list(shape), "expected": list(expected),
-                                                 "folder": _folder(entry)}, "Delete the mis-shaped latent")
+            yield cache_finding(dataset, entry, {
+                "shape": list(shape), "expected": list(expected), "folder": _folder(entry),
+                "verdict": f"differs from {list(expected)}, the shape that folder's resolution implies"},
+                "Delete the mis-shaped latent")
 
 
 @check("cache.legacy_latent", args=("detail", "outside"))
 def legacy_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    if not _finetune(dataset):  # the Jan-2025 layout of CogVideo finetune/
+        return
     for folder in legacy_dirs(dataset):
         for entry in scan_folder(folder, ".pt"):
             yield cache_finding(dataset, entry, {"detail": _torch_detail(entry.path)},
                                 "Delete the legacy .pt cache")
+
+
+@check("cache.missing_entry", args=("what", "trainer", "error", "outside"))
+def missing_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """A cache the trainer requires and reads without a fallback is not there: it stops."""
+    yield from _trainer_found(dataset, ctx, "missing")
+
+
+@check("cache.precomputed_count", args=("items", "clips", "consequence", "outside"))
+def precomputed_count(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """A reused cache read back by index holds another number of items than the dataset has clips."""
+    yield from _trainer_found(dataset, ctx, "count")
 
 
 def _torch_detail(path: Path) -> str:

@@ -10,6 +10,7 @@ dataset's profile; none names a trainer. A profile is plain data and pure functi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 if TYPE_CHECKING:
@@ -73,6 +74,27 @@ class Launch:
     lists: tuple[str, ...] = ()
 
 
+# How the trainer finds a cached entry again: "stem" — by the clip's file stem (CogVideo
+# finetune/); "index" — by its position in the data stream, with no link to any clip
+# (finetrainers); "name" — by the clip's file name up to its first dot (cogvideox-factory).
+CacheLink = Literal["stem", "index", "name"]
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    """Where a trainer caches what, and when it reuses it (the cache rules read this)."""
+
+    kind: str  # which layout reader (checks/cache.py): finetune, precomputed, precomputed-v0, prepared
+    where: str  # the path pattern, for messages and docs
+    link: CacheLink
+    reuse: str  # when the trainer reads the cache back instead of recomputing, in words
+    # options (launch switches) that must all be set for the cache to be read; a launch
+    # script that lacks one makes the cache unused (nothing to judge)
+    reuse_flags: tuple[str, ...] = ()
+    # what the cache rules report for this trainer (stale, orphan, corrupt, shape, count, missing)
+    judged: tuple[str, ...] = ()
+
+
 class Profile:
     """A trainer. Subclasses set the class attributes and implement `sample`."""
 
@@ -81,7 +103,7 @@ class Profile:
     launch: Launch = Launch(entry_points=())
     layout: str = "cogvideo"  # the dataset layout it reads (discover.dataset)
     id_token: IdTokenMode = "caption"
-    caches_latents: bool = False
+    cache: CacheSpec | None = None  # None: the trainer keeps no cache on disk
     # options a launch script or config may set, with their defaults
     defaults: Mapping[str, Any] = {}
 
@@ -100,6 +122,27 @@ class Profile:
     def options(self, settings: DatasetSettings) -> dict[str, Any]:
         return {**self.defaults, **(settings.trainer_options or {})}
 
+    @property
+    def caches_latents(self) -> bool:
+        return self.cache is not None
+
+    def cache_reused(self, settings: DatasetSettings) -> bool | None:
+        """Whether the trainer reads its cache back: True when the launch command sets every
+        reuse switch, False when a launch command was read and lacks one, None when no launch
+        command says (the cache rules judge what is on disk then)."""
+        if self.cache is None:
+            return False
+        if not self.cache.reuse_flags:
+            return True
+        opts = settings.trainer_options or {}
+        if all(switch_set(opts.get(flag)) for flag in self.cache.reuse_flags):
+            return True
+        return False if opts.get(LAUNCHED) else None
+
+    def cache_location(self, settings: DatasetSettings) -> Path | None:
+        """The folder the cache lives in, when it does not hang off each clip; None when unknown."""
+        return None
+
     def target_frames(self, settings: DatasetSettings) -> int | None:
         resolution = settings.resolution
         return resolution.frames if resolution is not None else None
@@ -116,6 +159,18 @@ class Profile:
 
     def __repr__(self) -> str:
         return f"<trainer {self.name}>"
+
+
+# The option a caching profile's `from_launch` sets: a launch command was read for this dataset
+# (so a reuse switch it lacks is really absent).
+LAUNCHED = "launch_script"
+
+
+def switch_set(value: Any) -> bool:
+    """A launch switch (`--load_tensors`) as parsed: True, or a word after it that is no flag."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
 
 
 def model_from_checkpoint(name: str) -> str | None:

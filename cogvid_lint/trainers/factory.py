@@ -11,7 +11,7 @@ with --video_reshape_mode). The id token is prepended with a space.
 from __future__ import annotations
 
 from cogvid_lint.wording import every_text
-from cogvid_lint.trainers.base import Launch, Profile, Sample, cover_crop, stretch
+from cogvid_lint.trainers.base import LAUNCHED, CacheSpec, Launch, Profile, Sample, cover_crop, stretch
 
 
 def _numbers(value) -> list[int]:
@@ -44,17 +44,33 @@ class Factory(Profile):
                     lists=("--height_buckets", "--width_buckets", "--frame_buckets"))
     layout = "cogvideo"
     id_token = "prepended"
-    caches_latents = True
+    # training/cogvideox/dataset.py:227-266: with --load_tensors each listed clip's tensors are
+    # loaded from path.parent.parent/{video_latents,prompt_embeds}/<name up to its first dot>.pt
+    cache = CacheSpec("prepared", "<prepared folder>/video_latents/<uuid>.pt and prompt_embeds/<uuid>.pt", "name",
+                      "with --load_tensors: every listed clip's latent and prompt embedding, never the clip",
+                      reuse_flags=("load_tensors",), judged=("stale", "orphan", "corrupt", "shape", "missing"))
+    # the training script's own bucket defaults (training/cogvideox/args.py:64-82), which --load_tensors
+    # latents must match; `defaults` above are prepare_dataset.py's
+    train_bucket_defaults = {"height_buckets": [256, 320, 384, 480, 512, 576, 720, 768, 960, 1024, 1280, 1536],
+                             "width_buckets": [256, 320, 384, 480, 512, 576, 720, 768, 960, 1024, 1280, 1536],
+                             "frame_buckets": [49]}
     defaults = {"height_buckets": [480], "width_buckets": [720], "frame_buckets": [49], "max_num_frames": 49}
 
     def from_launch(self, values, options, reader):
         found = super().from_launch(values, options, reader)
         for values, options, _ in found:
+            options[LAUNCHED] = str(reader.script)
             merged = {**self.defaults, **options}
             frames, heights, widths = (_numbers(merged[k]) for k in ("frame_buckets", "height_buckets", "width_buckets"))
             if "train_resolution" not in values and frames and heights and widths:
                 values["train_resolution"] = f"{max(frames)}x{heights[0]}x{widths[0]}"
         return found
+
+    def train_buckets(self, settings) -> set[tuple[int, int, int]]:
+        """(F, H, W) keys of the training run's BucketSampler (dataset.py:60-62, :393)."""
+        opts = {**self.train_bucket_defaults, **(settings.trainer_options or {})}
+        frames, heights, widths = (_numbers(opts[k]) for k in ("frame_buckets", "height_buckets", "width_buckets"))
+        return {(f, h, w) for h in heights for w in widths for f in frames}
 
     def target_frames(self, settings):
         return max(_numbers(self.options(settings)["frame_buckets"]) or [49])

@@ -12,10 +12,13 @@ v0.0.1 (`dataset.py:269-289`): the frame bucket is the closest ≤ N — none �
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cogvid_lint.settings import Source
 
 from cogvid_lint.wording import every_text
-from cogvid_lint.trainers.base import Launch, Profile, Resize, Sample, cover_crop, crop_only, stretch
+from cogvid_lint.trainers.base import (LAUNCHED, CacheSpec, Launch, Profile, Resize, Sample, cover_crop, crop_only,
+                                      stretch)
 
 
 def torch_linspace_long(end: int, steps: int) -> tuple[int, ...]:
@@ -30,6 +33,16 @@ def torch_linspace_long(end: int, steps: int) -> tuple[int, ...]:
     values = [np.float32(step * np.float32(i)) if i < half else np.float32(np.float32(end) - step * np.float32(steps - i - 1))
               for i in range(steps)]
     return tuple(int(v) for v in values)
+
+
+PRECOMPUTED_DATA_DIR = "finetrainers-precomputed-data"  # data/precomputation.py:13
+
+
+def string_to_filename(text: str) -> str:
+    """v0.0.1 utils/file_utils.py:34-44: how the model id becomes part of the cache folder's name."""
+    for char in " /:.,;!?":
+        text = text.replace(char, "-")
+    return text
 
 
 def buckets(value) -> list[tuple[int, int, int]]:
@@ -54,15 +67,29 @@ class Finetrainers(Profile):
     launch = Launch(entry_points=("train.py", "finetrainers"), requires=("--dataset_config",),
                     flags={"--dataset_config": "option:dataset_config",
                            "--pretrained_model_name_or_path": "option:pretrained_model",
-                           "--precomputation_dir": "option:precomputation_dir"})
+                           "--precomputation_dir": "option:precomputation_dir", "--output_dir": "option:output_dir",
+                           "--enable_precomputation": "option:enable_precomputation",
+                           "--precomputation_reuse": "option:precomputation_reuse"})
     layout = "finetrainers"
     id_token = "prepended"
-    caches_latents = True
+    # data/precomputation.py:13, :157-173, :326-341, :413-419: wiped at start unless
+    # --precomputation_reuse; then read back by index with no link to clips, captions, model or bucket
+    cache = CacheSpec("precomputed", "<precomputation_dir>/finetrainers-precomputed-data/{condition,latent}-<i>.pt",
+                      "index", "only with --enable_precomputation --precomputation_reuse, by index",
+                      reuse_flags=("enable_precomputation", "precomputation_reuse"), judged=("stale", "count", "missing"))
     defaults = {"reshape_mode": "bicubic"}
 
     def from_launch(self, values, options, reader):
         """`--dataset_config training.json`: one dataset per entry of its `datasets`."""
         (base, opts, _), = super().from_launch(values, options, reader)
+        opts[LAUNCHED] = str(reader.script)
+        # args.py:924: --precomputation_dir, else <--output_dir, default finetrainers-training>/precomputed,
+        # relative to the folder the command runs in (taken as the script's)
+        precomputed = opts.get("precomputation_dir")
+        if not isinstance(precomputed, str):
+            output = opts.get("output_dir")
+            precomputed = str(Path(output if isinstance(output, str) else "finetrainers-training") / "precomputed")
+        opts["precomputation_path"] = str(reader.path(precomputed))
         name = opts.get("dataset_config")
         if not isinstance(name, str):
             return []
@@ -99,6 +126,10 @@ class Finetrainers(Profile):
             r = settings.resolution
             found = [(r.frames, r.height, r.width)]
         return found
+
+    def cache_location(self, settings):
+        found = (settings.trainer_options or {}).get("precomputation_path")
+        return Path(found) / PRECOMPUTED_DATA_DIR if isinstance(found, str) else None
 
     def _frame_bucket(self, n: int, all_buckets) -> int:
         fitting = [b for b in all_buckets if b[0] <= n]
@@ -147,15 +178,32 @@ class FinetrainersV0(Profile):
                     flags={"--data_root": "data_root", "--caption_column": "caption_column",
                            "--video_column": "video_column", "--id_token": "id_token",
                            "--video_resolution_buckets": "option:video_resolution_buckets",
-                           "--pretrained_model_name_or_path": "option:pretrained_model"},
+                           "--pretrained_model_name_or_path": "option:pretrained_model",
+                           "--model_name": "option:model_name",
+                           "--precompute_conditions": "option:precompute_conditions"},
                     lists=("--video_resolution_buckets",))
     layout = "cogvideo"
     id_token = "prepended"
-    caches_latents = True
+    # trainer.py:194-213 and utils/data_utils.py:12-35 (v0.0.1): reused when both folders hold the same
+    # non-zero number of .pt files; PrecomputedDataset pairs them by sorted name, nothing links them to a clip
+    cache = CacheSpec("precomputed-v0",
+                      "<data_root>/<model_name>_<cleaned model id>_precomputed/{conditions,latents}/*-<rank>-<i>.pt",
+                      "index", "with --precompute_conditions, when both folders hold the same non-zero number of .pt",
+                      reuse_flags=("precompute_conditions",), judged=("stale", "count"))
+
+    def cache_location(self, settings):
+        """data_root/<model_name>_<string_to_filename(model id)>_precomputed; None when the launch
+        command does not name both (the cache rules then look at every `*_precomputed` folder)."""
+        opts = settings.trainer_options or {}
+        model, model_id = opts.get("model_name"), opts.get("pretrained_model")
+        if not isinstance(model, str) or not isinstance(model_id, str):
+            return None
+        return settings.data_root / f"{model}_{string_to_filename(model_id)}_precomputed"
 
     def from_launch(self, values, options, reader):
         found = super().from_launch(values, options, reader)
         for values, options, _ in found:
+            options[LAUNCHED] = str(reader.script)
             first = buckets(options.get("video_resolution_buckets"))
             if first and "train_resolution" not in values:
                 values["train_resolution"] = "x".join(str(n) for n in first[0])

@@ -7,7 +7,7 @@ else `range(0, N, N // F)[:F]` — frames after the last index are never seen; f
 
 from __future__ import annotations
 
-from cogvid_lint.trainers.base import Launch, Profile, Sample, strided
+from cogvid_lint.trainers.base import CacheSpec, Launch, Profile, Sample, strided
 from cogvid_lint.wording import every_text
 
 
@@ -23,7 +23,9 @@ class Finetune(Profile):
     )
     layout = "cogvideo"
     id_token = "caption"
-    caches_latents = True
+    # datasets/t2v_dataset.py:98-147: reusable iff the file exists (checks/cache.py, cache_layout.py)
+    cache = CacheSpec("finetune", "<data_root>/cache/video_latent/<model>/<F>x<H>x<W>/<stem>.safetensors", "stem",
+                      "whenever the file exists", judged=("stale", "orphan", "corrupt", "shape"))
 
     def sample(self, frames, fps, settings):
         target = self.target_frames(settings)

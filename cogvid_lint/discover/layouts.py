@@ -93,6 +93,10 @@ def _sat_caption(dataset: Dataset, label: str, clip: str) -> ManifestLine:
     if not os.path.exists(label):
         return ManifestLine(Path(label), 1, "")
     anchor = (Path(clip), None)
+    if not os.path.isfile(label):  # a folder, a FIFO (opening one would wait forever)
+        dataset.stops.append(LayoutNote(Path(label), f"the label of {Path(clip).name} is not a regular file",
+                                        anchor=anchor))
+        return ManifestLine(Path(label), 1, "")
     try:
         with open(label, "rb") as handle:
             data = handle.read(MAX_LABEL_BYTES)
@@ -166,6 +170,8 @@ def load_finetrainers(dataset: Dataset, realpath: RealPaths) -> None:
         return
     if any(n in names for n in CAPTION_LISTS) and any(n in names for n in (*VIDEO_LISTS, *IMAGE_LISTS)):
         dataset.form = "lists"
+        if dataset.profile is not None and dataset.profile.options(dataset.settings).get("dataset_type") == "image":
+            return  # caption + image lists: no clip for the video rules
         _load_lists(dataset, names, realpath)
         return
     dataset.stops.append(LayoutNote(root, f"ValueError: Could not find any supported dataset structure in the "
@@ -193,7 +199,8 @@ def _load_lists(dataset: Dataset, names: set[str], realpath: RealPaths) -> None:
     settings = dataset.settings
     for column, configured, valid, kind in (("caption_column", settings.caption_column, CAPTION_LISTS, "caption"),
                                             ("video_column", settings.video_column, VIDEO_LISTS, "video")):
-        present = [name for name in valid if name in names]
+        # the trainer tests `.exists()`; a list that is no regular file is read by nobody here
+        present = [name for name in valid if name in names and (root / name).is_file()]
         if configured:
             present = [configured] if (root / configured).is_file() else []
         if not present:
@@ -252,6 +259,9 @@ def _load_pairs(dataset: Dataset, captions: list[Path], names: set[str], realpat
 
 def _pair_caption(dataset: Dataset, caption_file: Path) -> str:
     """`open(filename).read().strip()`."""
+    if not caption_file.is_file():  # a folder, a FIFO (opening one would wait forever)
+        dataset.stops.append(LayoutNote(caption_file, "the caption file is not a regular file"))
+        return ""
     try:
         return read_text(caption_file, MAX_LABEL_BYTES).strip()
     except BadDocument as exc:
@@ -263,6 +273,8 @@ def _load_metadata(dataset: Dataset, path: Path, realpath: RealPaths) -> None:
     """datasets' `videofolder`: a row per clip, `file_name` relative to the metadata's folder;
     finetrainers then reads `sample["caption"]` (after its `rename_columns`)."""
     try:
+        if not path.is_file():  # a folder, a FIFO (opening one would wait forever)
+            raise BadDocument("not a regular file")
         rows = _metadata_rows(path)
     except BadDocument as exc:
         dataset.stops.append(LayoutNote(path, f"datasets cannot read it: {exc}"))
@@ -273,8 +285,9 @@ def _load_metadata(dataset: Dataset, path: Path, realpath: RealPaths) -> None:
     for _, row in rows:
         columns.update(row)
     if rows and "file_name" not in columns:
-        dataset.stops.append(LayoutNote(path, "ValueError: datasets' videofolder finds no `file_name` column "
-                                              f"to join its clips to (columns: {', '.join(sorted(columns))})"))
+        dataset.stops.append(LayoutNote(path, "ValueError: `file_name` or `*_file_name` must be present as "
+                                              "dictionary key (with type string) in metadata files (datasets' "
+                                              f"videofolder; the columns are {', '.join(sorted(columns))})"))
         return
     caption_key = next((k for k in columns if renames.get(k, k) == "caption"), None)
     if rows and caption_key is None:

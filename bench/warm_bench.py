@@ -65,14 +65,18 @@ def main() -> None:
                     _run([*common, "--output-format", "concise", "--fail-on", "error"], other_env))
                 shutil.rmtree(store)
     span = opts.large - opts.small
-    print(f"{opts.small} and {opts.large} clips, {opts.rounds} rounds, -j {opts.jobs}, medians:")
-    per_clip = {}
-    for kind in ("cold", "warm", "warm, other command line and environment"):
-        small, large = (statistics.median(times[kind, n]) for n in (opts.small, opts.large))
-        per_clip[kind] = (large - small) / span
-        print(f"  {kind:<42} {small:6.2f} s / {large:6.2f} s   per clip {per_clip[kind] * 1e3:7.3f} ms")
-    for kind in ("warm", "warm, other command line and environment"):
-        print(f"  {kind} / cold, per clip (start-up excluded): {per_clip[kind] / per_clip['cold']:.1%}  (target <= 10%)")
+    # The machine is shared: the median says what is typical, the best round what the work
+    # costs when nothing else runs; both are printed.
+    for label, pick in (("medians", statistics.median), ("best rounds", min)):
+        print(f"{opts.small} and {opts.large} clips, {opts.rounds} rounds, -j {opts.jobs}, {label}:")
+        per_clip = {}
+        for kind in ("cold", "warm", "warm, other command line and environment"):
+            small, large = (pick(times[kind, n]) for n in (opts.small, opts.large))
+            per_clip[kind] = (large - small) / span
+            print(f"  {kind:<42} {small:6.2f} s / {large:6.2f} s   per clip {per_clip[kind] * 1e3:7.3f} ms")
+        for kind in ("warm", "warm, other command line and environment"):
+            print(f"  {kind} / cold, per clip (start-up excluded): {per_clip[kind] / per_clip['cold']:.1%}"
+                  "  (target <= 10%)")
 
 
 if __name__ == "__main__":

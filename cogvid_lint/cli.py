@@ -169,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("clips", nargs="+", metavar="CLIP")
     inspect.add_argument("--json", action="store_true")
     inspect.add_argument("--train-resolution", metavar="FxHxW")
+    inspect.add_argument("--trainer", metavar="NAME", help="show the frames this trainer takes (default: finetune)")
     return parser
 
 
@@ -230,7 +231,8 @@ def _run(args: argparse.Namespace) -> int:
         return list_rules(args.output_format, args.config)
     if args.command == "inspect":
         from cogvid_lint.commands.inspect import inspect_clips
-        return inspect_clips(args.clips, as_json=args.json, train_resolution=args.train_resolution)
+        return inspect_clips(args.clips, as_json=args.json, train_resolution=args.train_resolution,
+                                trainer=args.trainer)
     if args.command == "cache" and args.cache_command == "stamp":
         from cogvid_lint.commands.cache_stamp import stamp_command
         return stamp_command(args)

@@ -179,6 +179,44 @@ def test_a_launch_file_that_cannot_be_parsed_is_one_line_and_the_rest_lints(tmp_
         assert len(lines) == 1 and lines[0].startswith("cogvid-lint: warning:"), err
 
 
+def test_inspect_shows_the_frames_each_trainer_takes(tmp_path):
+    make_clip(tmp_path / "a.mp4", frames=49, fps=8, width=128, height=64)
+    code, out, _ = _lint(tmp_path, "inspect", "a.mp4", "--trainer", "sat", "--train-resolution", "49x64x96", "--json")
+    training = json.loads(out)[0]["training"]
+    assert code == 0 and training["trainer"] == "sat"
+    assert training["indices"] == list(range(3, 44)) + [43] * 8 and training["padded_frames"] == 8
+    assert training["resize"] == "cover-crop" and training["resized_to"] == [96, 64] and training["crop"] == [16, 0, 96, 64]
+    _, text, _ = _lint(tmp_path, "inspect", "a.mp4", "--trainer", "sat", "--train-resolution", "49x64x96")
+    assert "41 of them: frames 3..43; then frame 43 repeated 8 times" in text
+    assert "scaled and center-cropped 128x64 → 96x64 (25% of the frame cut away)" in text
+    _, text, _ = _lint(tmp_path, "inspect", "a.mp4", "--train-resolution", "49x64x96")  # finetune/: every frame
+    assert "finetune at 49x64x96: 49 of them: frames 0..48" in text and "stretched 128x64 → 96x64" in text
+    code, out, _ = _lint(tmp_path, "inspect", "a.mp4", "--trainer", "cogvideox-factory", "--json")
+    assert json.loads(out)[0]["training"]["indices"] == list(range(49))
+    code, _, err = _lint(tmp_path, "inspect", "a.mp4", "--trainer", "nope")
+    assert code == 2 and "unknown trainer 'nope'" in err
+
+
+def test_the_config_and_the_command_line_override_the_detected_trainer(tmp_path):
+    _write(tmp_path, {
+        "train.sh": "accelerate launch train_cogvideox_lora.py --instance_data_root data --max_num_frames 9 "
+                    "--height 64 --width 96\n",
+        "data/prompts.txt": "a cat\n", "data/videos.txt": "videos/a.mp4\n",
+    }, {"data/videos/a.mp4": {"frames": 5, "width": 96, "height": 64}})
+
+    def trainer_row(*args: str) -> str:
+        _, out, _ = _lint(tmp_path, "--output-format", "full", *args)
+        return next(line for line in out.splitlines() if "│ trainer " in line)
+
+    assert "diffusers" in trainer_row() and "train.sh:1" in trainer_row()
+    (tmp_path / "cogvid-lint.yaml").write_text("data-root:\n  - path: data\n    trainer: finetune\n")
+    assert "finetune" in trainer_row() and "cogvid-lint.yaml" in trainer_row()
+    assert "sat" in trainer_row("--trainer", "sat") and "command line" in trainer_row("--trainer", "sat")
+    (tmp_path / "cogvid-lint.yaml").write_text("trainer: nope\n")
+    code, _, err = _lint(tmp_path)
+    assert code == 2 and "key 'trainer': unknown trainer 'nope'" in err
+
+
 # Layouts and dataset-level stops (issue 15 items 4, 5): each trainer's own layout, no flags.
 
 SFT = ("args:\n  train_data: [\"{root}\"]\n  valid_data: [\"{root}\"]\n"

@@ -78,8 +78,7 @@ def _resize(clip: Clip) -> Resize | None:
     info = clip.info
     if info is None or info.error is not None or info.width <= 0 or info.height <= 0:
         return None
-    dataset = clip.dataset
-    return dataset.profile.resize(info.width, info.height, dataset.settings, info.frames)
+    return clip.dataset.resize(info.width, info.height, info.frames)
 
 
 def _options(ctx: RuleContext) -> Options:

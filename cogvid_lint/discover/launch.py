@@ -109,7 +109,7 @@ def read_launch_script(path: Path, problems: list[str] | None = None) -> list[La
                     break
                 following.append(word)
             # a switch (--load_tensors) has no value; a list flag (--base a.yaml b.yaml) several
-            value = True if not following else (following if key in _LISTS else following[0])
+            value = True if not following else (following if flag in profile.launch.lists else following[0])
         current = results[-1]
         if key == "data_root" and key in current.values:
             current = LaunchSettings(script=path, trainer=profile.name)
@@ -132,11 +132,6 @@ def read_launch_script(path: Path, problems: list[str] | None = None) -> list[La
             found.append(LaunchSettings(script=path, trainer=profile.name, values=values, options=options,
                                         lines=lines, sources=sources))
     return [r for r in found if "data_root" in r.values]
-
-
-# Flags that take several words (`--base a.yaml b.yaml`, `--video_resolution_buckets 49x480x720 ...`).
-_LISTS = {"option:configs", "option:video_resolution_buckets", "option:height_buckets", "option:width_buckets",
-          "option:frame_buckets"}
 
 
 class _Reader:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
     from cogvid_lint.store import Store
-    from cogvid_lint.trainers import Profile, Sample
+    from cogvid_lint.trainers import Profile, Resize, Sample
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per list line, 100,000s of them
@@ -141,7 +141,7 @@ class Dataset:
     # media, discover.gitignored): not missing-media, not checked; the report says so once
     git_ignored: frozenset[str] = frozenset()
     profile: "Profile | None" = None  # the trainer that trains on it (set by discovery)
-    _samples: dict[tuple, "Sample"] = field(default_factory=dict, repr=False)
+    _samples: dict[tuple, Any] = field(default_factory=dict, repr=False)  # samples and resizes, by their inputs
 
     def sample(self, frames: int, fps: float | None) -> "Sample":
         """What the dataset's trainer takes of a clip of `frames` at `fps`; worked out once
@@ -151,6 +151,14 @@ class Dataset:
         if found is None:
             found = self._samples[key] = self.profile.sample(frames, fps, self.settings)
         return found
+
+    def resize(self, width: int, height: int, frames: int | None) -> "Resize | None":
+        """How the dataset's trainer resizes a `width`x`height` clip of `frames`; once per
+        distinct (width, height, frames) in a run."""
+        key = ("resize", width, height, frames)
+        if key not in self._samples:
+            self._samples[key] = self.profile.resize(width, height, self.settings, frames)
+        return self._samples[key]
 
     @property
     def name(self) -> str:

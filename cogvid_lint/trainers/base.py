@@ -69,6 +69,8 @@ class Launch:
     requires: tuple[str, ...] = ()
     # a flag whose presence rules this trainer out
     excludes: tuple[str, ...] = ()
+    # flags that take several words (`--base a.yaml b.yaml`, `--frame_buckets 17 49`)
+    lists: tuple[str, ...] = ()
 
 
 class Profile:

@@ -21,10 +21,11 @@ def _numbers(value) -> list[int]:
         value = value.split()
     found = []
     for item in value or ():
-        try:
-            found.append(int(item))
-        except (TypeError, ValueError):
-            continue
+        for word in item.split() if isinstance(item, str) else (item,):  # `--height_buckets "480 720"`
+            try:
+                found.append(int(word))
+            except (TypeError, ValueError):
+                continue
     return found
 
 
@@ -39,7 +40,8 @@ class Factory(Profile):
                            "--height_buckets": "option:height_buckets", "--width_buckets": "option:width_buckets",
                            "--frame_buckets": "option:frame_buckets", "--max_num_frames": "option:max_num_frames",
                            "--video_reshape_mode": "option:video_reshape_mode",
-                           "--load_tensors": "option:load_tensors"})
+                           "--load_tensors": "option:load_tensors"},
+                    lists=("--height_buckets", "--width_buckets", "--frame_buckets"))
     layout = "cogvideo"
     id_token = "prepended"
     caches_latents = True

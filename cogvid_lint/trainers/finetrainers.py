@@ -12,8 +12,6 @@ v0.0.1 (`dataset.py:269-289`): the frame bucket is the closest ≤ N — none �
 
 from __future__ import annotations
 
-import numpy as np
-
 from cogvid_lint.settings import Source
 
 from cogvid_lint.wording import every_text
@@ -25,6 +23,8 @@ def torch_linspace_long(end: int, steps: int) -> tuple[int, ...]:
     from 0 and the second down from `end` (ATen's kernel), truncated toward zero."""
     if steps == 1:
         return (0,)
+    import numpy as np  # only for a clip longer than its bucket: the code hook never imports numpy
+
     step = np.float32(end) / np.float32(steps - 1)
     half = steps // 2
     values = [np.float32(step * np.float32(i)) if i < half else np.float32(np.float32(end) - step * np.float32(steps - i - 1))
@@ -145,14 +145,6 @@ class Finetrainers(Profile):
 
 
 class FinetrainersV0(Profile):
-    def from_launch(self, values, options, reader):
-        found = super().from_launch(values, options, reader)
-        for values, options, _ in found:
-            first = buckets(options.get("video_resolution_buckets"))
-            if first and "train_resolution" not in values:
-                values["train_resolution"] = "x".join(str(n) for n in first[0])
-        return found
-
     name = "finetrainers-v0"
     title = "finetrainers v0.0.1"
     launch = Launch(entry_points=("train.py", "finetrainers"), requires=("--data_root", "--video_resolution_buckets"),
@@ -160,10 +152,19 @@ class FinetrainersV0(Profile):
                     flags={"--data_root": "data_root", "--caption_column": "caption_column",
                            "--video_column": "video_column", "--id_token": "id_token",
                            "--video_resolution_buckets": "option:video_resolution_buckets",
-                           "--pretrained_model_name_or_path": "option:pretrained_model"})
+                           "--pretrained_model_name_or_path": "option:pretrained_model"},
+                    lists=("--video_resolution_buckets",))
     layout = "cogvideo"
     id_token = "prepended"
     caches_latents = True
+
+    def from_launch(self, values, options, reader):
+        found = super().from_launch(values, options, reader)
+        for values, options, _ in found:
+            first = buckets(options.get("video_resolution_buckets"))
+            if first and "train_resolution" not in values:
+                values["train_resolution"] = "x".join(str(n) for n in first[0])
+        return found
 
     def _buckets(self, settings):
         found = buckets(self.options(settings).get("video_resolution_buckets"))

@@ -25,7 +25,8 @@ def _nearest_smaller_4k_plus_1(n: int) -> int:
 class Sat(Profile):
     name = "sat"
     title = "CogVideo SAT"
-    launch = Launch(entry_points=("train_video.py",), flags={"--base": "option:configs"}, requires=("--base",))
+    launch = Launch(entry_points=("train_video.py",), flags={"--base": "option:configs"}, requires=("--base",),
+                    lists=("--base",))
     layout = "sat"
     id_token = "caption"
     defaults = {"fps": 8, "skip_frms_num": 3, "max_num_frames": 49}

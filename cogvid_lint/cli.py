@@ -67,9 +67,10 @@ def _model_names() -> str:
 
 def _dataset_flags(group) -> None:
     """Per-dataset settings, shared by `check` and `cache stamp` (which must resolve alike)."""
-    group.add_argument("--layout", choices=("auto", "cogvideo", "sat"),
+    group.add_argument("--layout", choices=("auto", "cogvideo", "sat", "finetrainers"),
                        help="dataset layout: cogvideo (videos.txt + prompts.txt), sat (videos/ + labels/), "
-                            "auto (default: tell by the files)")
+                            "finetrainers (metadata file, caption/clip pairs or lists, read its way), "
+                            "auto (default: the trainer's, else tell by the files)")
     group.add_argument("--caption-column", metavar="FILE",
                        help="caption list in the data root (default: prompts.txt, prompt.txt, captions.txt, caption.txt)")
     group.add_argument("--video-column", metavar="FILE", help="video list in the data root (default: videos.txt, video.txt)")

@@ -26,7 +26,7 @@ def _kebab(name: str) -> str:
 # runs on an unchanged config import neither pydantic nor PyYAML.
 _STRICT_KEBAB = {**STRICT, "alias_generator": _kebab, "populate_by_name": True}
 
-Layout = Literal["auto", "cogvideo", "sat"]
+Layout = Literal["auto", "cogvideo", "sat", "finetrainers"]
 Purpose = Literal["style", "concept", "general"]
 
 

@@ -329,7 +329,8 @@ def check_clip(active: Sequence[ActiveRule], project: Project, clip: Clip, info:
     """The video rules' stamped findings on `clip` were its probe facts `info` (a media fix's
     plan: what the rewritten clip would be). The clip itself is left as it is."""
     checks = ClipChecks(active, project)
-    checks.answered([Clip(clip.dataset, clip.index, clip.fspath, clip.entry, clip.escapes_root, info, clip.stat)])
+    checks.answered([Clip(clip.dataset, clip.index, clip.fspath, clip.entry, clip.escapes_root, info, clip.stat,
+                          clip.caption)])
     return finish(checks.rest())
 
 

@@ -215,3 +215,109 @@ def test_the_config_and_the_command_line_override_the_detected_trainer(tmp_path)
     (tmp_path / "cogvid-lint.yaml").write_text("trainer: nope\n")
     code, _, err = _lint(tmp_path)
     assert code == 2 and "key 'trainer': unknown trainer 'nope'" in err
+
+
+# Layouts and dataset-level stops (issue 15 items 4, 5): each trainer's own layout, no flags.
+
+SFT = ("args:\n  train_data: [\"{root}\"]\n  valid_data: [\"{root}\"]\n"
+       "data:\n  target: data_video.SFTDataset\n  params:\n    video_size: [64, 96]\n    fps: 8\n"
+       "    max_num_frames: 49\n    skip_frms_num: 3.\n")
+SAT_LAUNCH = "python train_video.py --base configs/cogvideox_2b_lora.yaml configs/sft.yaml\n"
+CLIP = {"frames": 52, "fps": 8, "width": 96, "height": 64}
+
+
+def test_sat_layout_walk_labels_and_empty_label(tmp_path):
+    _write(tmp_path, {
+        "sat/finetune_single_gpu.sh": SAT_LAUNCH,
+        "sat/configs/cogvideox_2b_lora.yaml": "model:\n  scale_factor: 1.15258426\n",
+        "sat/configs/sft.yaml": SFT.format(root="disney"),
+        "sat/disney/labels/a.txt": "a cat\nsitting on a mat\n",
+        "sat/disney/labels/part2/b.txt": "a dog\n",  # the walk is recursive, labels mirror videos/
+        "sat/disney/labels/empty.txt": "",
+        "sat/disney/labels/upper.txt": "a bird\n",
+    }, {"sat/disney/videos/a.mp4": CLIP, "sat/disney/videos/part2/b.mp4": CLIP,
+        "sat/disney/videos/empty.mp4": CLIP, "sat/disney/videos/upper.MP4": CLIP})
+    found = _findings(tmp_path)
+    root = "sat/disney"
+    assert ("CogVideo SAT would stop on this dataset: IndexError: list index out of range"
+            in _message(found, f"{root}/labels/empty.txt", "CVL011"))
+    assert "videos/upper.MP4 never trains" in _message(found, f"{root}/videos/upper.MP4", "CVL012")
+    assert "only the first line" in _message(found, f"{root}/labels/a.txt", "CVL012")
+    # the nested clip is read with its label; the .MP4 is not a clip, so its label is read by none
+    assert _message(found, f"{root}/labels", "CVL002") == ("the lists disagree: 1 labels without a video "
+                                                          "(first: labels/upper.txt)")
+    assert not _codes(found, f"{root}/videos/part2/b.mp4") & {"CVL003", "CVL101"}
+    assert "CVL101" not in _codes(found, f"{root}/videos/upper.MP4")
+
+
+def test_sat_root_named_videos_sends_its_labels_outside(tmp_path):
+    _write(tmp_path, {
+        "sat/finetune_single_gpu.sh": SAT_LAUNCH,
+        "sat/configs/sft.yaml": SFT.format(root="cat_videos"),
+        "sat/cat_videos/labels/a.txt": "a cat\n",
+    }, {"sat/cat_videos/videos/a.mp4": CLIP})
+    found = _findings(tmp_path)
+    message = _message(found, "sat/cat_videos/labels", "CVL002")
+    assert "1 videos without labels/<name>.txt" in message and "1 labels without a video" in message
+    assert "../cat_labels/labels/a.txt, outside the data root" in message
+
+
+def _finetrainers(tmp_path, files, clips, **entry):
+    config = {"datasets": [{"data_root": "data", "dataset_type": "video",
+                            "video_resolution_buckets": [[9, 64, 96]], **entry}]}
+    _write(tmp_path, {"train.sh": "torchrun train.py --model_name cogvideox --dataset_config training.json\n",
+                      "training.json": json.dumps(config), **files}, clips)
+    return _findings(tmp_path)
+
+
+SMALL = {"frames": 9, "width": 96, "height": 64}
+
+
+def test_finetrainers_lists_keep_blank_lines(tmp_path):
+    found = _finetrainers(tmp_path, {"data/prompts.txt": "a cat\n\n", "data/videos.txt": "videos/a.mp4\nvideos/b.mp4\n"},
+                          {"data/videos/a.mp4": SMALL, "data/videos/b.mp4": SMALL})
+    assert "finetrainers keeps it: videos/b.mp4 trains on an empty caption" in _message(found, "data/prompts.txt",
+                                                                                          "CVL005")
+    assert "CVL002" not in _codes(found, "data/prompts.txt")
+
+
+def test_finetrainers_lists_count_every_line(tmp_path):
+    found = _finetrainers(tmp_path, {"data/prompts.txt": "a cat\na dog\n\n",
+                                     "data/videos.txt": "videos/a.mp4\nvideos/b.mp4\n"},
+                          {"data/videos/a.mp4": SMALL, "data/videos/b.mp4": SMALL})
+    assert ("ValueError: Number of captions (3) must match number of videos (2)"
+            in _message(found, "data/prompts.txt", "CVL002"))
+
+
+def test_finetrainers_pairs(tmp_path):
+    found = _finetrainers(tmp_path, {"data/a.txt": "a cat\n", "data/b.txt": "a dog\n", "data/c.txt": "\n"},
+                          {"data/a.mp4": SMALL, "data/b.mp4": SMALL, "data/b.mov": SMALL, "data/c.mp4": SMALL,
+                           "data/d.mp4": SMALL})
+    assert "ValueError: Multiple data files found for caption file" in _message(found, "data/b.txt", "CVL011")
+    assert "there is no d.txt, so d.mp4 never trains" in _message(found, "data/d.mp4", "CVL012")
+    assert "c.mp4 trains on an empty caption" in _message(found, "data/c.txt", "CVL005")
+    assert "CVL001" not in {code for codes in found.values() for code, _ in codes}  # no list is needed
+
+
+def test_finetrainers_metadata(tmp_path):
+    rows = '{"file_name": "a.mp4", "caption": "a cat"}\n{"file_name": "missing.mp4", "caption": "a dog"}\n'
+    found = _finetrainers(tmp_path, {"data/metadata.jsonl": rows, "data/metadata.csv": "file_name,caption\n"},
+                          {"data/a.mp4": SMALL})
+    assert "ValueError: Found multiple metadata files" in _message(found, "data/metadata.csv", "CVL011")
+    # the rows are the list: a missing clip is anchored to its row
+    code, out, _ = _lint(tmp_path, "--output-format", "json")
+    missing = [d for d in json.loads(out)["diagnostics"] if d["code"] == "CVL003"]
+    assert [(d["path"], d["listed_at"]) for d in missing] == [("data/missing.mp4",
+                                                              {"path": "data/metadata.jsonl", "line": 2})]
+
+
+def test_diffusers_batch_of_unequal_lengths(tmp_path):
+    launch = ("accelerate launch examples/cogvideo/train_cogvideox_lora.py --instance_data_root data \\\n"
+              "  --height 64 --width 96 --max_num_frames 9 {batch}\n")
+    files = {"data/prompts.txt": "a\nb\n", "data/videos.txt": "videos/a.mp4\nvideos/b.mp4\n"}
+    clips = {"data/videos/a.mp4": SMALL, "data/videos/b.mp4": {**SMALL, "frames": 5}}
+    _write(tmp_path, {"train.sh": launch.format(batch=""), **files}, clips)
+    message = _message(_findings(tmp_path), "data/videos.txt", "CVL011")
+    assert "RuntimeError: Sizes of tensors must match" in message and "--train_batch_size 4" in message
+    (tmp_path / "train.sh").write_text(launch.format(batch="--train_batch_size 1"))
+    assert "CVL011" not in _codes(_findings(tmp_path), "data/videos.txt")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from cogvid_lint.checks.common import clip_finding, manifest_finding
+from cogvid_lint.fsutil import is_inside
 from cogvid_lint.discover.dataset import CAPTION_NAMES, IMAGE_NAMES, VIDEO_NAMES
 from cogvid_lint.discover.project import Dataset, Manifest
 from cogvid_lint.findings import Finding, Location
@@ -59,12 +60,19 @@ def count_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         return
     counts = ", ".join(f"{len(m.entries)} in {m.path.name}" for m in lists)
     anchor = dataset.captions or lists[0]
-    yield Finding(Location(anchor.path), {"counts": counts, "detail": _first_divergence(dataset)})
+    detail = _first_divergence(dataset)
+    if dataset.captions is not None and dataset.videos is not None and dataset.captions.keeps_blank:
+        # every line counts, blank ones too: the trainer's own error says so
+        error = dataset.profile.count_error(len(dataset.captions.entries), len(dataset.videos.entries))
+        blanks = len(dataset.captions.blank_lines) + len(dataset.videos.blank_lines)
+        kept = f"; {dataset.profile.title} counts blank lines too ({blanks} here)" if blanks else ""
+        detail = f"{kept}; it stops: {error}" if error else kept
+    yield Finding(Location(anchor.path), {"counts": counts, "detail": detail})
 
 
 def _first_divergence(dataset: Dataset) -> str:
     """Point at the first caption that looks like a continuation line (it shifts the rest)."""
-    if dataset.captions is None or dataset.videos is None:
+    if dataset.captions is None or dataset.videos is None or dataset.captions.keeps_blank:
         return ""
     captions, videos = dataset.captions.entries, dataset.videos.entries
     if len(captions) > len(videos):
@@ -74,17 +82,33 @@ def _first_divergence(dataset: Dataset) -> str:
 
 
 def _sat_count_mismatch(dataset: Dataset) -> Iterator[Finding]:
-    labels = {entry.text for entry in dataset.sat_labels}
-    stems = {clip.stem for clip in dataset.clips}
-    without = sorted(stems - labels)
-    orphans = sorted(labels - stems)
+    """Each clip's label is the path SAT derives from the clip's (discover.layouts): a clip
+    whose label is missing, or outside the dataset, trains on an empty caption."""
+    root = dataset.root
+    read = {os.path.normpath(clip.caption.file) for clip in dataset.clips if clip.caption is not None}
+    without = [clip for clip in dataset.clips if clip.caption is not None
+               and (not clip.caption.file.is_file() or not is_inside(clip.caption.file, root))]
+    orphans = sorted(label.file for label in dataset.sat_labels if os.path.normpath(label.file) not in read)
     if without or orphans:
         parts = []
         if without:
-            parts.append(f"{len(without)} videos without labels/<name>.txt (first: {without[0]})")
+            parts.append(f"{len(without)} videos without labels/<name>.txt (first: {without[0].stem})")
         if orphans:
-            parts.append(f"{len(orphans)} labels without a video (first: {orphans[0]}.txt)")
-        yield Finding(Location(dataset.root / "labels"), {"counts": "; ".join(parts), "detail": ""})
+            parts.append(f"{len(orphans)} labels without a video (first: {_shown(orphans[0], root)})")
+        detail = ""
+        outside = next((clip for clip in without if not is_inside(clip.caption.file, root)), None)
+        if outside is not None:
+            detail = (f"; SAT reads {outside.path.name}'s caption from {_shown(outside.caption.file, root)}, outside "
+                      f"the data root: it makes every 'videos' of the path as its config writes it 'labels', "
+                      f"the data root's name too")
+        yield Finding(Location(root / "labels"), {"counts": "; ".join(parts), "detail": detail})
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return os.path.relpath(path, root)
 
 
 @check("dataset.missing_media", args=("kind", "hint"))
@@ -126,15 +150,28 @@ def path_escapes_root(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             yield manifest_finding(entry, {"entry": entry.text, "root": str(dataset.root)})
 
 
-@check("dataset.blank_caption_line")
+DROPPED = "the trainer drops it"
+
+
+@check("dataset.blank_caption_line", args=("effect",))
 def blank_caption_line(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     captions = dataset.captions
-    if captions is None or captions.error is not None or not captions.entries:
+    if captions is not None and captions.error is None and captions.entries and not captions.keeps_blank:
+        last_entry = captions.entries[-1].line
+        for line in captions.blank_lines:
+            if line < last_entry:  # trailing blank lines shift nothing
+                yield Finding(Location(captions.path, line), {"effect": DROPPED})
         return
-    last_entry = captions.entries[-1].line
-    for line in captions.blank_lines:
-        if line < last_entry:  # trailing blank lines shift nothing
-            yield Finding(Location(captions.path, line))
+    # A layout that pairs each clip with its own caption (a list read with every line kept,
+    # a caption file per clip, SAT's first label line): a blank one is that clip's caption.
+    title = dataset.profile.title
+    stopped = {note.path for note in dataset.stops}  # an empty SAT label stops it instead (trainer_stop)
+    for clip in dataset.clips:
+        caption = clip.caption
+        if (caption is not None and not caption.text.strip() and caption.file not in stopped
+                and caption.file.is_file()):
+            yield Finding(Location(caption.file, caption.line),
+                          {"effect": f"{title} keeps it: {_named(clip)} trains on an empty caption"})
 
 
 @check("dataset.duplicate_stem", args=("stem", "other"))
@@ -235,13 +272,11 @@ def id_token_missing(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         for entry in dataset.captions.entries:
             if token not in entry.text:
                 yield Finding(Location(entry.file, entry.line), {"token": token})
-    for label in dataset.sat_labels:
-        try:
-            text = label.file.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if token not in text:
-            yield Finding(Location(label.file, 1), {"token": token})
+    if dataset.captions is None:  # captions paired by file (SAT's first label line): those it reads
+        for clip in dataset.clips:
+            caption = clip.caption
+            if caption is not None and caption.text.strip() and token not in caption.text:
+                yield Finding(Location(caption.file, caption.line), {"token": token})
 
 
 @check("dataset.id_token_fuses", args=("token", "word", "fused", "trainer"))
@@ -259,3 +294,43 @@ def id_token_fuses(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             word = text.split(maxsplit=1)[0]
             yield Finding(Location(entry.file, entry.line),
                           {"token": token, "word": word, "fused": token + word, "trainer": dataset.profile.title})
+
+
+def _named(clip) -> str:
+    """The clip as its list names it, else its path below the data root."""
+    if clip.entry is not None and clip.entry.text.strip():
+        return clip.entry.text
+    return _shown(clip.path, clip.dataset.root)
+
+
+@check("dataset.trainer_stop", args=("trainer", "error"), probe_facts=True)
+def trainer_stop(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """Where the trainer's loader raises on the dataset as a whole (found by discovery as it
+    loads the dataset the trainer's way), and the trainer's batching of clips that train at
+    different frame counts (their probe facts and the trainer's sampling)."""
+    title = dataset.profile.title
+    for note in dataset.stops:
+        anchor = Location(*note.anchor) if note.anchor is not None else None
+        yield Finding(Location(note.path, note.line), {"trainer": title, "error": note.text}, anchor=anchor)
+    if dataset.profile.target_frames(dataset.settings) is None:
+        return
+    frames: dict[int, tuple[int, str]] = {}
+    for clip in _listed_once(dataset)[0]:
+        info = clip.info
+        if info is None or info.error is not None or info.frames <= 0:
+            continue
+        sample = dataset.sample(info.frames, info.fps)
+        if sample.crash is None and sample.indices:
+            count, first = frames.get(sample.taken, (0, _named(clip)))
+            frames[sample.taken] = (count + 1, first)
+    error = dataset.profile.batch_crash(frames, dataset.settings)
+    if error:
+        where = dataset.videos.path if dataset.videos is not None else dataset.root
+        yield Finding(Location(where), {"trainer": title, "error": error})
+
+
+@check("dataset.never_read", args=("why",))
+def never_read(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
+    """Files of the dataset the trainer's loader passes over (discover.layouts)."""
+    for note in dataset.unread:
+        yield Finding(Location(note.path, note.line), {"why": note.text})

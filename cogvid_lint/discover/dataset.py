@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from cogvid_lint import trainers
+from cogvid_lint.discover.layouts import load_finetrainers, load_sat
 from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import UNKNOWN, Clip, Dataset, ManifestLine
 from cogvid_lint.fsutil import Under, is_inside, plain_path
@@ -31,13 +32,19 @@ def load_dataset(settings: DatasetSettings) -> Dataset:
     profile = trainers.get(settings.trainer or trainers.DEFAULT)
     layout = settings.layout
     if layout == "auto":
-        layout = "sat" if profile.layout == "sat" else _detect_layout(root, settings)
+        layout = profile.layout if profile.layout != "cogvideo" else _detect_layout(root, settings)
     dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile)
     if layout == "sat":
-        _load_sat(dataset, RealPaths())
+        load_sat(dataset, RealPaths(), SKIP_WALK)
+    elif layout == "finetrainers":
+        load_finetrainers(dataset, RealPaths())
     else:
         _load_cogvideo(dataset, RealPaths())
     return dataset
+
+
+# Folders SAT's walk would enter that are cogvid-lint's own (a media fix's backups)
+SKIP_WALK = frozenset({BACKUP_DIR, ".cogvid_lint_cache"})
 
 
 def _detect_layout(root: Path, settings: DatasetSettings) -> str:
@@ -192,23 +199,3 @@ def escapes(path: Path | str, root: Path | str, realpath: Callable[[str], str] =
         return not is_inside(realpath(os.fspath(path)), realpath(os.fspath(root)))
     except (OSError, RuntimeError, ValueError):
         return True
-
-
-def _load_sat(dataset: Dataset, realpath: RealPaths) -> None:
-    """SAT layout: videos/<n>.<ext> with labels/<n>.txt holding each caption."""
-    videos_dir, labels_dir = dataset.root / "videos", dataset.root / "labels"
-    names = sorted(os.listdir(videos_dir)) if videos_dir.is_dir() else []
-    clips = [n for n in names if n.lower().endswith(VIDEO_SUFFIXES)]
-    root = os.fspath(dataset.root)
-    for index, name in enumerate(clips):
-        path = videos_dir / name
-        outside, st = realpath.place(os.fspath(path), root)
-        dataset.clips.append(Clip(dataset, index, path, None, outside, None, st))
-    if labels_dir.is_dir():
-        for name in sorted(os.listdir(labels_dir)):
-            if name.endswith(".txt"):
-                dataset.sat_labels.append(ManifestLine(labels_dir / name, 1, Path(name).stem))
-    if not videos_dir.is_dir():
-        dataset.missing.append(("video_column", "videos/", dataset.root))
-    if not labels_dir.is_dir():
-        dataset.missing.append(("caption_column", "labels/", dataset.root))

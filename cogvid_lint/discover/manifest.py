@@ -2,7 +2,8 @@
 
 The trainer opens them as UTF-8 text (universal newlines) and keeps
 `line.strip()` for every line whose stripped text is not empty; a video line is joined
-onto the folder that holds the list file.
+onto the folder that holds the list file. finetrainers (`keep_blank`) reads them with
+`f.read().splitlines()`: every line kept as written, blank ones too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from cogvid_lint.discover.project import Manifest, ManifestLine
 MAX_MANIFEST_BYTES = 512 * 1024 * 1024
 
 
-def read_manifest(path: Path) -> Manifest:
+def read_manifest(path: Path, keep_blank: bool = False) -> Manifest:
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             return Manifest(path, error=f"larger than {MAX_MANIFEST_BYTES // 2**20} MiB")
@@ -29,7 +30,18 @@ def read_manifest(path: Path) -> Manifest:
     except UnicodeDecodeError as exc:
         return Manifest(path, error=f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
                         " (the trainer reads it as UTF-8 and will crash)")
+    if keep_blank:
+        return parse_kept_lines(path, text)
     return parse_manifest_text(path, text)
+
+
+def parse_kept_lines(path: Path, text: str) -> Manifest:
+    """`text.splitlines()` (which also ends lines at \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028,
+    \\u2029): one entry per line, not stripped, a blank one included."""
+    lines = text.splitlines()
+    entries = tuple(ManifestLine(path, number, line) for number, line in enumerate(lines, start=1))
+    blanks = tuple(number for number, line in enumerate(lines, start=1) if not line.strip())
+    return Manifest(path, entries, blanks, has_bom=text.startswith("\ufeff"), keeps_blank=True)
 
 
 def parse_manifest_text(path: Path, text: str) -> Manifest:

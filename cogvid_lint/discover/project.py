@@ -41,6 +41,21 @@ class Manifest:
     blank_lines: tuple[int, ...] = ()
     has_bom: bool = False
     error: str | None = None
+    # finetrainers reads lists with `read().splitlines()`: every line is an entry, as written
+    # (a blank one an empty caption or a bad path); `blank_lines` are then entries too
+    keeps_blank: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutNote:
+    """What a trainer's loader does with a file of the dataset, found while loading it the
+    trainer's way: `text` is its own error when it would stop there (Dataset.stops), or why
+    it never reads the file (Dataset.unread). `anchor`: the list line or file behind it."""
+
+    path: Path
+    text: str
+    line: int | None = None
+    anchor: tuple[Path, int | None] | None = None
 
 
 class Clip:
@@ -51,16 +66,21 @@ class Clip:
     of pathlib parsing saved) and a `stat` discovery already took is kept.
     """
 
-    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "_path", "_stat")
+    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "caption", "_path", "_stat")
 
     def __init__(self, dataset: "Dataset", index: int, path: Path | str, entry: ManifestLine | None,
-                 escapes_root: bool = False, info: "VideoInfo | None" = None, stat: Any = UNKNOWN):
+                 escapes_root: bool = False, info: "VideoInfo | None" = None, stat: Any = UNKNOWN,
+                 caption: ManifestLine | None = None):
         self.dataset = dataset
         self.index = index
         self.fspath: str = os.fspath(path)  # the path as a string: dict keys, os calls, the cache key
         self.entry = entry  # None for layouts without a list file (SAT)
         self.escapes_root = escapes_root
         self.info = info  # filled in by the probe step
+        # the caption the trainer pairs with the clip, where the layout pairs it by file (SAT's
+        # label, finetrainers' pair file, list line or metadata row); None: by position in
+        # Dataset.captions (CogVideo's lists)
+        self.caption = caption
         self._path = path if isinstance(path, Path) else None
         self._stat = stat  # os.stat result, None (missing), or UNKNOWN (not taken yet)
 
@@ -104,7 +124,7 @@ def path_stem(path: str) -> str:
 class Dataset:
     root: Path
     settings: "DatasetSettings"
-    layout: str  # "cogvideo" | "sat"
+    layout: str  # "cogvideo" | "sat" | "finetrainers"
     captions: Manifest | None = None
     videos: Manifest | None = None
     images: Manifest | None = None
@@ -112,6 +132,11 @@ class Dataset:
     # layout-specific extras: e.g. SAT label files, column names that were looked for
     missing: list[tuple[str, str, Path]] = field(default_factory=list)  # (column, wanted, folder)
     sat_labels: list[ManifestLine] = field(default_factory=list)
+    # the trainer's format within its layout (finetrainers: "metadata.csv", "pairs", "lists", ...)
+    form: str = ""
+    # where the trainer's loader stops on this dataset, and the files it never reads (LayoutNote)
+    stops: list["LayoutNote"] = field(default_factory=list)
+    unread: list["LayoutNote"] = field(default_factory=list)
     # fspaths of listed clips that are absent and that git ignores (a CI checkout without the
     # media, discover.gitignored): not missing-media, not checked; the report says so once
     git_ignored: frozenset[str] = frozenset()

@@ -150,6 +150,17 @@ class Profile:
     def sample(self, frames: int, fps: float | None, settings: DatasetSettings) -> Sample:
         raise NotImplementedError
 
+    def batch_crash(self, frames: Mapping[int, tuple[int, str]], settings: DatasetSettings) -> str | None:
+        """The trainer's own error when it batches the dataset's clips: `frames` maps each
+        frame count a clip trains at to (how many clips do, the first's name). None: it
+        batches them (or takes one clip a step)."""
+        return None
+
+    def count_error(self, captions: int, videos: int) -> str | None:
+        """The trainer's own error on `captions` caption lines beside `videos` video lines
+        (counted its way), when it says one."""
+        return None
+
     def resize(self, width: int, height: int, settings: DatasetSettings, frames: int | None = None) -> Resize | None:
         """Stretch to the training size (most trainers); None without a training size."""
         resolution = settings.resolution

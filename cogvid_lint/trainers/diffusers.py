@@ -68,6 +68,23 @@ class DiffusersT2V(Profile):
         return Sample(n, f, indices, stride=step, unseen_tail=tail, effective_fps=fps / step if fps else None,
                       what=f"{n} frames: diffusers takes {how}")
 
+    def batch_crash(self, frames, settings):
+        """collate_fn `torch.cat`s the batch's latents (T2V :1278-1289, I2V :1241-1262): clips
+        that train at different frame counts in one batch of --train_batch_size > 1 stop it."""
+        try:
+            batch = int(self.options(settings)["train_batch_size"])
+        except (TypeError, ValueError):
+            return None
+        if batch <= 1 or len(frames) < 2:
+            return None
+        counts = sorted(frames.items(), key=lambda item: (-item[1][0], item[0]))
+        (common, _), rest = counts[0], counts[1:]
+        latent = [(f - 1) // 4 + 1 for f, _ in counts[:2]]
+        odd = "; ".join(f"{n} clip{'s' if n != 1 else ''} at {f} (first: {name})" for f, (n, name) in rest[:3])
+        return (f"RuntimeError: Sizes of tensors must match except in dimension 0. Expected size {latent[0]} but "
+                f"got size {latent[1]} for tensor number 1 in the list (collate_fn's torch.cat on a batch of "
+                f"--train_batch_size {batch}: most clips train at {common} frames, {odd})")
+
     def resize(self, width, height, settings, frames=None):
         resolution = settings.resolution
         if resolution is None or width <= 0 or height <= 0:

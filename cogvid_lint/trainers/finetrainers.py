@@ -115,10 +115,15 @@ class Finetrainers(Profile):
             for key in ("reshape_mode", "dataset_type"):
                 if isinstance(entry.get(key), str):
                     options[key] = entry[key]
+            if isinstance(entry.get("rename_columns"), dict):  # a metadata column renamed to `caption`
+                options["rename_columns"] = entry["rename_columns"]
             source = Source.in_file(path)
             found.append((values, options, {key: source for key in ("data_root", "id_token", "train_resolution")
                                              if key in values}))
         return found
+
+    def count_error(self, captions, videos):
+        return f"ValueError: Number of captions ({captions}) must match number of videos ({videos})"
 
     def _buckets(self, settings) -> list[tuple[int, int, int]]:
         found = buckets(self.options(settings).get("video_resolution_buckets"))

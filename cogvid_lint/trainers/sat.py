@@ -59,7 +59,10 @@ class Sat(Profile):
         found = []
         for folder in merged.get("train_data", []):
             if isinstance(folder, str):
-                found.append(({**base, "data_root": str(reader.path(folder))}, dict(opts), dict(where)))
+                # as written, and where it is relative to: SAT rewrites `videos` in the label
+                # path as its config writes it (discover.layouts)
+                found.append(({**base, "data_root": str(reader.path(folder))},
+                              {**opts, "data_dir": folder, "cwd": str(reader.path("."))}, dict(where)))
         return found
 
     def target_frames(self, settings):

@@ -51,7 +51,7 @@ def _container_for(path: Path, container: str | None) -> str:
 # `pattern=True`: each frame carries its own index, bit k (most significant first) as the
 # k-th of PATTERN_BITS cells across the middle half of the frame's height, white for 1 and
 # black for 0, so a test can tell which source frame a picture shows (after scaling, too).
-PATTERN_BITS = 8
+PATTERN_BITS = 10  # frames 0..1023
 
 
 def _pattern_cells(width: int, height: int):

@@ -106,9 +106,15 @@ def decode(path: str | os.PathLike, table: Table, wanted: Sequence[int], thumb: 
             result.problem = f"decoding stopped: {exc}"
             if not seeking:
                 break
-    missing = [i for i in sorted(set(wanted)) if i not in result.pictures]
-    if missing and result.problem is None:
-        result.problem = f"{len(missing)} frame(s) did not decode (from #{missing[0]})"
+    absent = sorted({i for i in wanted if not 0 <= i < table.count})
+    missing = [i for i in todo if i not in result.pictures]
+    problems = [result.problem] if result.problem else []
+    if absent:  # the trainer indexes past the end: the frame its IndexError is about
+        problems.append(f"frame{'s' if len(absent) > 1 else ''} {', '.join(f'#{i}' for i in absent[:3])}"
+                        f"{' ..' if len(absent) > 3 else ''} past the clip's last frame (#{table.count - 1})")
+    if missing and not result.problem:
+        problems.append(f"{len(missing)} frame{'s' if len(missing) > 1 else ''} did not decode (from #{missing[0]})")
+    result.problem = "; ".join(problems) or None
     return result
 
 

@@ -136,7 +136,7 @@ def _sheet(record: dict[str, Any], target: Path) -> dict[str, Any]:
                           notes=_sheet_notes(record, fix), fix=fix)
     except OSError as exc:
         return {"path": str(target), "error": f"cannot write: {exc.strerror or exc}"}
-    except Exception as exc:  # a clip the decoder or the imaging library chokes on: that clip's line
+    except Exception as exc:  # noqa: BLE001 - a clip the decoder or the imaging library chokes on: its line
         return {"path": str(target), "error": f"no sheet: {type(exc).__name__}: {exc}"}
 
 

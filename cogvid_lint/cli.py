@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true")
     inspect.add_argument("--train-resolution", metavar="FxHxW")
     inspect.add_argument("--trainer", metavar="NAME", help="show the frames this trainer takes (default: finetune)")
+    inspect.add_argument("--show", metavar="OUT", help="draw a contact sheet of the frames the trainer takes: "
+                         "OUT.png or OUT.jpg for one clip, else a folder with a CLIP.jpg per clip")
     return parser
 
 
@@ -232,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "inspect":
         from cogvid_lint.commands.inspect import inspect_clips
         return inspect_clips(args.clips, as_json=args.json, train_resolution=args.train_resolution,
-                                trainer=args.trainer)
+                                trainer=args.trainer, show=args.show)
     if args.command == "cache" and args.cache_command == "stamp":
         from cogvid_lint.commands.cache_stamp import stamp_command
         return stamp_command(args)

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 TEMP_PREFIX = ".cogvid-lint-tmp-"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """temp file beside `path` → write → fsync → os.replace (keeps the old file's mode)."""
+def atomic_write_bytes(path: Path, data: bytes, check: Callable[[Path], None] | None = None,
+                       new_mode: int | None = None) -> None:
+    """temp file beside `path` → write → fsync → os.replace (keeps the old file's mode).
+
+    `check(temp)` runs on the written temp file before the replace; if it raises, the temp
+    file is removed, `path` is left as it was and the exception propagates. `new_mode`: the
+    mode a new file is created with, less the umask as for any new file (default: mkstemp's
+    0600, private)."""
     path = Path(path)
     if path.exists() and not path.is_file() and not path.is_dir():
         # a device or FIFO (`-o /dev/null`, `-o /dev/stdout`): write through. os.replace would
@@ -23,7 +31,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
+    if mode is None and new_mode is not None:
+        # os.open applies the process umask itself: no need to read (or set) it
+        tmp = os.path.join(path.parent, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, new_mode)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -31,6 +44,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -48,10 +48,40 @@ def _container_for(path: Path, container: str | None) -> str:
         raise ValueError(f"cannot infer container from suffix {path.suffix!r}") from None
 
 
-def _frame_pixels(i: int, width: int, height: int, marker) -> np.ndarray:
+# `pattern=True`: each frame carries its own index, bit k (most significant first) as the
+# k-th of PATTERN_BITS cells across the middle half of the frame's height, white for 1 and
+# black for 0, so a test can tell which source frame a picture shows (after scaling, too).
+PATTERN_BITS = 10  # frames 0..1023
+
+
+def _pattern_cells(width: int, height: int):
+    """(x0, x1) of each cell and the band's (y0, y1), in the picture's own pixels."""
+    edges = [round(k * width / PATTERN_BITS) for k in range(PATTERN_BITS + 1)]
+    return list(zip(edges, edges[1:])), (height // 4, height - height // 4)
+
+
+def read_pattern(picture: np.ndarray, threshold: int = 77) -> int:
+    """The frame index `pattern=True` drew into `picture` (H x W x 3 RGB, any size): the
+    centre of each cell, brighter than `threshold`, is a 1. The default suits pictures
+    dimmed to about half brightness too."""
+    height, width = picture.shape[:2]
+    cells, (y0, y1) = _pattern_cells(width, height)
+    value = 0
+    for x0, x1 in cells:
+        cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+        patch = picture[max(cy - 1, 0):cy + 2, max(cx - 1, 0):cx + 2].astype(float)
+        value = value * 2 + (1 if patch.mean() > threshold else 0)
+    return value
+
+
+def _frame_pixels(i: int, width: int, height: int, marker, pattern: bool = False) -> np.ndarray:
     yy, xx = np.mgrid[0:height, 0:width]
     base = ((xx * 3 + yy * 2 + i * 17) % 100).astype(np.uint8)
     img = np.stack([base, (base + 40) % 100, np.full_like(base, (i * 23) % 100)], axis=-1)
+    if pattern:
+        cells, (y0, y1) = _pattern_cells(width, height)
+        for bit, (x0, x1) in enumerate(cells):
+            img[y0:y1, x0:x1] = 255 if (i >> (PATTERN_BITS - 1 - bit)) & 1 else 0
     if marker is True:
         marker = ((width - 8) // 2, (height - 8) // 2, 8)
     if marker:
@@ -76,6 +106,8 @@ def make_clip(
     faststart: bool = False,
     bframes: bool = True,
     streamed: bool = False,
+    pattern: bool = False,
+    gop: int | None = None,
 ) -> Path:
     """Encode `frames` frames of `width`x`height` (stored size) into `path`.
 
@@ -89,6 +121,8 @@ def make_clip(
     bframes: False asks x264 for none (pts order == decode order).
     streamed: mkv/webm only; written as a live stream (no Duration, no Cues), as browser
       MediaRecorder files are. decord 0.6.0 refuses those ("broken metadata").
+    pattern: draw each frame's index into it (see `read_pattern`); stored-frame pixels.
+    gop: a keyframe every `gop` frames (default: the encoder's, one GOP for short clips).
     """
     path = Path(path)
     fmt = _container_for(path, container)
@@ -104,9 +138,14 @@ def make_clip(
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         if codec == "libx264":
             vs.codec_context.options = {"bframes": "3" if bframes else "0", "threads": "1"}
+            if gop:
+                vs.codec_context.options = {**vs.codec_context.options,
+                                            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
         elif codec == "libvpx-vp9":
             vs.codec_context.options = {"deadline": "realtime", "cpu-used": "8",
                                         "threads": "1"}
+        if gop and codec != "libx264":
+            vs.codec_context.gop_size = gop
         tb = Fraction(1, 1000) if vfr else 1 / rate
         vs.codec_context.time_base = tb
         if rotation % 360:
@@ -120,7 +159,7 @@ def make_clip(
         pts = 0
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(
-                _frame_pixels(i, width, height, marker), format="rgb24"
+                _frame_pixels(i, width, height, marker, pattern), format="rgb24"
             ).reformat(format="yuv420p")
             frame.pts, frame.time_base = pts, tb
             pts += _VFR_PATTERN_MS[i % len(_VFR_PATTERN_MS)] if vfr else 1

@@ -41,6 +41,16 @@ def _source(clip: Clip) -> dict:
     return {"source": [clip.info.width, clip.info.height], "rotation": clip.info.rotation}
 
 
+def crop_resize_plan(width: int, height: int, target_w: int, target_h: int
+                     ) -> tuple[tuple[int, int, int, int], tuple[int, int], bool]:
+    """(crop window, size written, whether the training size would need an upscale) of the
+    center-crop-resize of a width×height display picture: what `crop_resize_fix` plans, and
+    what `inspect --show` draws as the fixed frame."""
+    x, y, crop_w, crop_h = crop_window(width, height, target_w, target_h)
+    upscale = crop_w < target_w or crop_h < target_h
+    return (x, y, crop_w, crop_h), ((crop_w, crop_h) if upscale else (target_w, target_h)), upscale
+
+
 def crop_resize_fix(clip: Clip, resolution: Resolution, crf: int = DEFAULT_CRF) -> Fix:
     """Center-crop to the training aspect, then scale down to the training size — never up.
 
@@ -50,9 +60,9 @@ def crop_resize_fix(clip: Clip, resolution: Resolution, crf: int = DEFAULT_CRF) 
     CVL106 (upscaled-video) that the clip is smaller than what trains. The file itself stays
     the fact CVL106 reads: no fix history is needed to lint it the same everywhere."""
     info = clip.info
-    x, y, crop_w, crop_h = crop_window(info.width, info.height, resolution.width, resolution.height)
-    upscale = crop_w < resolution.width or crop_h < resolution.height
-    size = [crop_w, crop_h] if upscale else [resolution.width, resolution.height]
+    (x, y, crop_w, crop_h), size, upscale = crop_resize_plan(info.width, info.height,
+                                                             resolution.width, resolution.height)
+    size = list(size)
     plan = {
         "kind": "crop-resize",
         **_source(clip),

@@ -21,6 +21,9 @@ of the vocabulary, so for the default options:
   at least one piece;
 - no piece holds an ASCII letter (script Latin) right next to ASCII punctuation (script
   Common): each such adjacency inside a word starts a new piece.
+The second needs the letter itself to be in the vocabulary, since adjacent unknown
+characters merge into one `<unk>` piece: T5's has every ASCII letter (and `▁`), as it must
+to spell any English word.
 Digits are left out on purpose: with `split_by_number=false` they join any script (and T5
 has pieces like `▁1-`, huggingface/transformers#6917), and so is every non-ASCII character
 (it might normalize away, or be a combining mark), so the bound holds for either setting.
@@ -50,7 +53,9 @@ _SPECIAL = re.compile(r"</s>|<pad>|<unk>|<extra_id_(?:\d{1,2})>")
 # Python calls whitespace are left to it (they count as no word boundary here: still a bound).
 _WORDS = re.compile(r"[^ \t\n\r]+")
 _PUNCT = r"!-/:-@\[-`{-~"  # ASCII punctuation and symbols (script Common; digits excluded)
-_EDGE = re.compile(rf"[A-Za-z](?=[{_PUNCT}])|[{_PUNCT}](?=[A-Za-z])")
+# A letter followed by a non-ASCII character might compose with it (a + U+0301 -> á), which
+# may be unknown and merge with an unknown neighbour: only a letter followed by ASCII counts.
+_EDGE = re.compile(rf"[A-Za-z](?=[{_PUNCT}])|[{_PUNCT}](?=[A-Za-z](?:[\x00-\x7f]|$))")
 _ASCII_VISIBLE = re.compile(r"[!-~]")  # never removed by normalization: the word is a piece
 
 # Characters known to be missing from T5's vocabulary, for when no spiece.model is at hand

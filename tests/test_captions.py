@@ -224,7 +224,7 @@ def test_unreadable_spiece_model_falls_back_to_the_bound(tmp_path):
 def test_sat_labels_are_captions(tmp_path):
     build_project(tmp_path, {"data/videos/a.mp4": b"", "data/labels/a.txt": "a dog\nsecond line is never read\n",
                              "data/videos/b.mp4": b"",
-                             "data/labels/b.txt": "A brown dog runs across a green field at dusk today\n"})
+                             "data/labels/b.txt": "A brown dog runs across a field\n"})
     found = _lint(tmp_path, "--data-root", "data", "--select", "CVL022")
     assert [(d["path"], d["line"]) for d in found] == [("data/labels/a.txt", 1)]
     assert "caption has 2 words" in found[0]["message"]

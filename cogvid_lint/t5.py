@@ -40,6 +40,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -56,6 +57,8 @@ _PUNCT = r"!-/:-@\[-`{-~"  # ASCII punctuation and symbols (script Common; digit
 # A letter followed by a non-ASCII character might compose with it (a + U+0301 -> á), which
 # may be unknown and merge with an unknown neighbour: only a letter followed by ASCII counts.
 _EDGE = re.compile(rf"[A-Za-z](?=[{_PUNCT}])|[{_PUNCT}](?=[A-Za-z](?:[\x00-\x7f]|$))")
+_CLASSES = {**{c: "L" for c in range(ord("A"), ord("z") + 1) if chr(c).isalpha()},
+            **{ord(c): "P" for c in "".join(chr(i) for i in range(0x21, 0x7F)) if not c.isalnum()}}
 _ASCII_VISIBLE = re.compile(r"[!-~]")  # never removed by normalization: the word is a piece
 
 # Characters known to be missing from T5's vocabulary, for when no spiece.model is at hand
@@ -112,6 +115,16 @@ class BoundCounter:
     @staticmethod
     def pieces(text: str) -> int:
         """At least this many tokens for `text`, EOS not included."""
+        if text.isascii() and text.replace("\t", " ").isprintable() and "<" not in text:
+            # the common case, at C speed: every word is visible ASCII; an edge is an adjacent
+            # letter/punctuation pair in the text mapped to classes (LP and PL never overlap)
+            classes = text.translate(_CLASSES)
+            return len(text.split()) + classes.count("LP") + classes.count("PL")
+        return BoundCounter.regex_pieces(text)
+
+    @staticmethod
+    def regex_pieces(text: str) -> int:
+        """`pieces` for any text."""
         parts, specials = _segments(text)
         joined = " ".join(parts)  # a special token is a word boundary, and one token itself
         words = sum(1 for w in _WORDS.findall(joined) if _ASCII_VISIBLE.search(w))  # else it might normalize away
@@ -121,11 +134,19 @@ class BoundCounter:
         tokens = EOS + self.pieces(text)
         if tokens <= limit:
             return Count(tokens, False)
-        words = split_words(text)
-        return Count(tokens, False, _cut_word([self.pieces(w) for w in words], limit), len(words))
+        words = list(_WORDS.finditer(text))
+        if "<" in text:  # special tokens: word by word
+            per_word = [self.pieces(w.group()) for w in words]
+        else:  # one pass: each edge counted in the word it falls in
+            edges = [m.start() for m in _EDGE.finditer(text)]
+            per_word = [(1 if _ASCII_VISIBLE.search(w.group()) else 0)
+                        + bisect_left(edges, w.end()) - bisect_left(edges, w.start()) for w in words]
+        return Count(tokens, False, _cut_word(per_word, limit), len(words))
 
     def unknown(self, text: str) -> list[str]:
         """The runs of characters known to be missing from T5's vocabulary."""
+        if text.isascii() and "{" not in text and "}" not in text and "<" not in text:
+            return []
         return _MISSING.findall(text)
 
 

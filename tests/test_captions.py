@@ -86,6 +86,7 @@ def test_the_bound_is_a_lower_bound(models, name):
     exact = _counter(models[name])
     for text in _captions(400, seed=11) + _TRICKY:
         assert t5.BoundCounter.pieces(text) <= exact.pieces(text), (name, text)
+        assert t5.BoundCounter.regex_pieces(text) <= exact.pieces(text), (name, text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -95,6 +96,12 @@ def test_the_bound_is_a_lower_bound(models, name):
 def test_the_bound_holds_on_any_text(models, text):
     exact = _counter(models["unigram-400"])
     assert t5.BoundCounter.pieces(text) <= exact.pieces(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x09, max_codepoint=0x7E), max_size=80))
+def test_the_fast_ascii_bound_equals_the_regex_one(text):
+    assert t5.BoundCounter.pieces(text) == t5.BoundCounter.regex_pieces(text), text
 
 
 def test_per_word_counts_add_up_to_the_caption(models):

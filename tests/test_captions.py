@@ -197,7 +197,7 @@ def test_exact_count_from_the_launch_scripts_model_path(models, tmp_path):
     assert [(d["path"], d["line"]) for d in found] == [("data/prompts.txt", 2)]
     message = found[0]["message"]
     assert f"caption is {tokens} T5 tokens" in message and "at least" not in message
-    assert f"counted with {tmp_path / 'ckpt' / 'tokenizer' / 'spiece.model'}" in message
+    assert f"exact, with {tmp_path / 'ckpt' / 'tokenizer' / 'spiece.model'}" in message
 
 
 def test_exact_unknowns_from_the_hf_cache(models, tmp_path):
@@ -209,7 +209,7 @@ def test_exact_unknowns_from_the_hf_cache(models, tmp_path):
     found = _lint(tmp_path / "p", "--data-root", "data", "--select", "CVL021",
                   env={"HF_HUB_CACHE": str(tmp_path / "hf")})
     assert [(d["line"], d["code"]) for d in found] == [(1, "CVL021")]
-    assert "'é'" in found[0]["message"] and "counted with" in found[0]["message"]
+    assert "'é'" in found[0]["message"] and "exact, with" in found[0]["message"]
     assert "known to be missing" not in found[0]["message"]
 
 

@@ -67,7 +67,7 @@ def caption_counter(project: Project, dataset: Dataset) -> tuple[t5.BoundCounter
     processor, why = project.derive(_processor, path)  # one per model file, whichever datasets share it
     if processor is None:
         return t5.BoundCounter(), f"a lower bound: {why}; pip install 'cogvid-lint[t5]' to count with {path}"
-    return t5.SentencePieceCounter(processor, path), f"counted with {path}"
+    return t5.SentencePieceCounter(processor, path), f"exact, with {path}"
 
 
 def _processor(project: Project, path: Path):

@@ -41,6 +41,10 @@ class ModelSpec:
     fps: int
     frame_step: int  # F = step * N + 1
     max_n: int
+    # T5 tokens the trainers encode a caption to (EOS included; the rest is truncated without
+    # a warning): CogVideo README.md:234-240, sat/configs/cogvideox_5b.yaml:53 (226) and
+    # cogvideox1.5_5b.yaml:52 (224), zai-org/CogVideo@7a1af71
+    t5_max_tokens: int
 
     def frame_count_ok(self, frames: int) -> bool:
         n, rest = divmod(frames - 1, self.frame_step)
@@ -69,8 +73,10 @@ class ModelSpec:
         return None
 
 
-_V10 = dict(version="1.0", default_resolution=Resolution(49, 480, 720), fps=8, frame_step=8, max_n=6)
-_V15 = dict(version="1.5", default_resolution=Resolution(81, 768, 1360), fps=16, frame_step=16, max_n=10)
+_V10 = dict(version="1.0", default_resolution=Resolution(49, 480, 720), fps=8, frame_step=8, max_n=6,
+            t5_max_tokens=226)
+_V15 = dict(version="1.5", default_resolution=Resolution(81, 768, 1360), fps=16, frame_step=16, max_n=10,
+            t5_max_tokens=224)
 
 MODELS: dict[str, ModelSpec] = {
     "cogvideox-t2v": ModelSpec(name="cogvideox-t2v", kind="t2v", **_V10),

@@ -86,7 +86,7 @@ def message_args(fn: CheckFn) -> frozenset[str]:
 # imports only its targets' modules (the pre-commit code hook never imports the video or
 # cache checks). A test loads each target alone and finds every check its rules name.
 MODULES_BY_TARGET = {
-    "dataset": ("dataset",),
+    "dataset": ("dataset", "captions"),
     "video": ("video",),
     "training": ("training",),
     "cache": ("cache",),

@@ -122,3 +122,6 @@ def _user_cache_in_tmp(tmp_path_factory):
     from cogvid_lint.remembered import ENV_VAR
 
     os.environ[ENV_VAR] = str(tmp_path_factory.mktemp("user-cache"))
+    # the caption rules read a CogVideoX tokenizer from the Hugging Face cache: the user's
+    # must not change what a test sees (a test that wants one makes its own)
+    os.environ["HF_HUB_CACHE"] = str(tmp_path_factory.mktemp("hf-hub-cache"))

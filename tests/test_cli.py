@@ -138,7 +138,7 @@ def test_full_report_explains_and_shows_sources(project, capsys):
 
 
 def test_clean_project_is_quiet_and_exits_zero(project, capsys):
-    project(files={"data/prompts.txt": "a\n", "data/videos.txt": "v/a.mp4\n"},
+    project(files={"data/prompts.txt": "a dog runs across a field\n", "data/videos.txt": "v/a.mp4\n"},
             clips={"data/v/a.mp4": {"frames": 9, "width": 96, "height": 64}})
     assert main(["--data-root", "data", "--train-resolution", "9x480x720", "--ignore", "CVL008,CVL102,CVL106",
                  "-q", "--output-format", "concise"]) == 0

@@ -34,7 +34,8 @@ CI_FORMATS = ("sarif", "github", "gitlab", "junit", "json-lines")
 
 # One fixed project: every path relative, every file's bytes fixed.
 PROJECT_FILES = {
-    "cogvid-lint.yaml": "data-root: data\n",
+    # the caption rules (CVL02x) are left out: new rules must not churn the format snapshots
+    "cogvid-lint.yaml": "data-root: data\nignore: [CVL020, CVL021, CVL022]\n",
     "data/prompts.txt": "a red fox runs, 100% speed\n\na cat\na dog\n",
     "data/videos.txt": "videos/short.mp4\nvideos/broken.mp4\nvideos/missing.mp4\n",
     "data/videos/broken.mp4": "this is not a video\n",

@@ -58,7 +58,7 @@ def style_repo(root: Path, extra_lines: str = "") -> Path:
         make_clip(data / "videos" / name, width=64, height=48, frames=3 + n)
     (data / "videos.txt").write_text("".join(f"videos/{name}\n" for name in CLIPS) + extra_lines)
     count = len(CLIPS) + extra_lines.count("\n")
-    (data / "prompts.txt").write_text("".join(f"a clip, take {n}\n" for n in range(count)))
+    (data / "prompts.txt").write_text("".join(f"a short clip of a scene, take {n}\n" for n in range(count)))
     (root / "cogvid-lint.yaml").write_text("data-root: data\n")
     (root / ".gitignore").write_text("data/videos/\n*.sarif\n")
     git(root, "init", "-q", ".")
@@ -149,7 +149,7 @@ def test_the_baseline_keeps_the_entries_of_clips_the_checkout_does_not_have(tmp_
     # and where the clips are, a clip really fixed still counts as fixed
     (repo / "data" / "videos" / "c00.mp4").unlink()
     (repo / "data" / "videos.txt").write_text("".join(f"videos/{name}\n" for name in CLIPS[1:]))
-    (repo / "data" / "prompts.txt").write_text("".join(f"a clip, take {n}\n" for n in range(1, len(CLIPS))))
+    (repo / "data" / "prompts.txt").write_text("".join(f"a short clip of a scene, take {n}\n" for n in range(1, len(CLIPS))))
     done = lint(repo, "--baseline", ".cogvid-lint-baseline.json")
     assert "no longer match (fixed)" in done.stdout and "0 entries no longer match" not in done.stdout
 

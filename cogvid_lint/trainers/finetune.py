@@ -18,7 +18,9 @@ class Finetune(Profile):
         entry_points=("finetune/train.py", "train.py"),
         flags={"--data_root": "data_root", "--train_resolution": "train_resolution", "--model_name": "model",
                "--caption_column": "caption_column", "--video_column": "video_column",
-               "--image_column": "image_column"},
+               "--image_column": "image_column",
+               # the model folder or hub id: its tokenizer/spiece.model counts caption tokens
+               "--model_path": "option:pretrained_model"},
         requires=("--data_root",),
     )
     layout = "cogvideo"

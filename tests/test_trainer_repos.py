@@ -321,3 +321,16 @@ def test_diffusers_batch_of_unequal_lengths(tmp_path):
     assert "RuntimeError: Sizes of tensors must match" in message and "--train_batch_size 4" in message
     (tmp_path / "train.sh").write_text(launch.format(batch="--train_batch_size 1"))
     assert "CVL011" not in _codes(_findings(tmp_path), "data/videos.txt")
+
+
+def test_a_list_line_is_joined_where_the_trainer_joins_it(tmp_path):
+    """finetune/ joins a line to the list file's folder, diffusers to the data root: a list in
+    a sub-folder names other files for each."""
+    _write(tmp_path, {"data/lists/prompts.txt": "a cat walks\n", "data/lists/videos.txt": "videos/a.mp4\n"},
+           {"data/videos/a.mp4": {"frames": 9, "width": 96, "height": 64}})
+    common = ["--data-root", "data", "--caption-column", "lists/prompts.txt", "--video-column", "lists/videos.txt",
+              "--train-resolution", "9x64x96", "--select", "CVL003", "--output-format", "json"]
+    _, out, _ = _lint(tmp_path, *common)
+    assert [d["path"] for d in json.loads(out)["diagnostics"]] == ["data/lists/videos/a.mp4"]
+    _, out, _ = _lint(tmp_path, *common, "--trainer", "diffusers")
+    assert json.loads(out)["diagnostics"] == []

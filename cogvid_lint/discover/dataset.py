@@ -88,14 +88,17 @@ def _load_cogvideo(dataset: Dataset, realpath: RealPaths) -> None:
     if spec is not None and spec.kind == "t2v" and not wants_images:
         dataset.images = None
     if dataset.videos is not None and dataset.videos.error is None:
-        base, root = os.fspath(dataset.videos.path.parent), os.fspath(dataset.root)
+        # CogVideo finetune/ joins a line to the list file's folder; diffusers, finetrainers v0
+        # and cogvideox-factory to the data root (they differ for a list in a sub-folder)
+        lists_base = dataset.root if dataset.profile.list_entries_from == "root" else dataset.videos.path.parent
+        base, root = os.fspath(lists_base), os.fspath(dataset.root)
         join, normpath = os.path.join, os.path.normpath
         # Under a plain base inside the root, a plain relative line needs neither normpath nor
         # the lexical inside-test (100,000 lines: 0.1 s)
         plain_base = plain_path(base) == base != "/" and is_inside(base, root)
         clips = dataset.clips = []
         for index, entry in enumerate(dataset.videos.entries):
-            # The trainer does `video_path.parent / line.strip()`: absolute lines stay absolute.
+            # `base / line.strip()`: absolute lines stay absolute.
             text = entry.text
             if plain_base and plain_relative(text):
                 path = f"{base}/{text}"

@@ -102,6 +102,8 @@ class Profile:
     title: str = ""  # how messages call it ("CogVideo finetune/")
     launch: Launch = Launch(entry_points=())
     layout: str = "cogvideo"  # the dataset layout it reads (discover.dataset)
+    # what a list line is joined to: "list" (the list file's folder) or "root" (the data root)
+    list_entries_from: str = "root"
     id_token: IdTokenMode = "caption"
     cache: CacheSpec | None = None  # None: the trainer keeps no cache on disk
     # options a launch script or config may set, with their defaults

@@ -24,6 +24,7 @@ class Finetune(Profile):
         requires=("--data_root",),
     )
     layout = "cogvideo"
+    list_entries_from = "list"  # datasets/utils.py:25-36: list_file.parent / line.strip()
     id_token = "caption"
     # datasets/t2v_dataset.py:98-147: reusable iff the file exists (checks/cache.py, cache_layout.py)
     cache = CacheSpec("finetune", "<data_root>/cache/video_latent/<model>/<F>x<H>x<W>/<stem>.safetensors", "stem",

@@ -12,6 +12,7 @@ UNKNOWN: Any = object()  # Clip.stat not taken yet
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from cogvid_lint.probe.content import ContentFeatures
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
     from cogvid_lint.store import Store
@@ -51,7 +52,7 @@ class Clip:
     of pathlib parsing saved) and a `stat` discovery already took is kept.
     """
 
-    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "_path", "_stat")
+    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "content", "_path", "_stat")
 
     def __init__(self, dataset: "Dataset", index: int, path: Path | str, entry: ManifestLine | None,
                  escapes_root: bool = False, info: "VideoInfo | None" = None, stat: Any = UNKNOWN):
@@ -61,6 +62,7 @@ class Clip:
         self.entry = entry  # None for layouts without a list file (SAT)
         self.escapes_root = escapes_root
         self.info = info  # filled in by the probe step
+        self.content: "ContentFeatures | None" = None  # the content stage's features (CVL5xx runs only)
         self._path = path if isinstance(path, Path) else None
         self._stat = stat  # os.stat result, None (missing), or UNKNOWN (not taken yet)
 

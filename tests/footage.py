@@ -232,3 +232,53 @@ def copy_of(src: str | Path, dst: str | Path, width: int | None = None, height: 
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
     return path
+
+
+def scene(recipe: str, seed: int = 1, **params) -> Scene:
+    """A scene by name, for the table-driven cases (tests/cases/CVL5xx.yaml)."""
+    if recipe == "pan":
+        return pan(seed, params.get("speed", 2.0))
+    if recipe == "figures":
+        return figures(seed)
+    if recipe == "shapes":
+        return moving_shapes(seed)
+    if recipe == "still":
+        return still(seed)
+    if recipe == "night":
+        return night(seed)
+    if recipe == "vignette":
+        return vignette(pan(seed, 1.5), params.get("strength", 0.75))
+    if recipe == "dark":
+        return darken(pan(seed, 1.5), params.get("factor", 0.2))
+    if recipe == "fade_out":  # a slow fade to black from `start` over `length` frames
+        return fade(pan(seed, 1.0), params.get("start", 10), params.get("length", 80), fade_in=False)
+    if recipe == "fade_in":
+        return fade(pan(seed, 1.0), params.get("start", 0), params.get("length", 80))
+    if recipe == "cut":  # from a pan to a static shot of figures at frame `at`
+        return cut(pan(seed, 1.0), figures(seed + 1), params["at"])
+    if recipe == "shot":  # shot 0 or 1 of a two-shot source video (a pan, then figures)
+        source = cut(pan(seed, 1.0), figures(seed + 1), 10_000)
+        return source if params["shot"] == 0 else (lambda i: figures(seed + 1)(i + 96))
+    if recipe == "black_lead":
+        return black_until(pan(seed, 1.5), params["until"])
+    if recipe == "black_tail":
+        return black_from(pan(seed, 1.5), params["frame"])
+    if recipe == "frozen_tail":
+        return frozen_from(pan(seed, 1.5), params["frame"])
+    if recipe == "letterbox":
+        return letterbox(pan(seed, 1.5), params["bar"])
+    if recipe == "pillarbox":
+        return pillarbox(pan(seed, 1.5), params["bar"])
+    raise ValueError(f"unknown footage recipe {recipe!r}")
+
+
+def make(root: Path, rel: str, recipe: str, frames: int = 96, fps: float = 24, **params) -> Path:
+    """Write the clip `rel` under `root`: a recipe's scene, or (`copy`) a re-encode of the
+    clip `of` (relative to root) at `width`x`height`, `gain`, trimmed by `skip` frames."""
+    path = Path(root) / rel
+    if recipe == "copy":
+        of = params.pop("of")
+        return copy_of(Path(root) / of, path, **params)
+    seed = params.pop("seed", 1)
+    gop = params.pop("gop", None)
+    return clip(path, scene(recipe, seed, **params), frames, fps, gop=gop)

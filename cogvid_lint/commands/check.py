@@ -67,6 +67,9 @@ class Lint:
             for warning in store.warnings:
                 print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
 
+    def _shown(self, path: str) -> str:
+        return _relative(path, self.settings.display_root)
+
     def _run(self, store: Store) -> list[Diagnostic]:
         settings, active = self.settings, self.active
         options = settings.options
@@ -100,12 +103,22 @@ class Lint:
                     for unit in run_content_checks(active, project, store, stream, served, jobs):
                         found.extend(unit)
                         bar.show(stream.answered)
+            for path, why in stream.failures:  # one line each: the pixel rules could not look at it
+                print(f"cogvid-lint: warning: {self._shown(path)}: the frames the trainer takes could not be decoded "
+                      f"({why}); pixel rules skipped", file=sys.stderr)
         return apply_filters(finish(found), settings, store)
 
 
 # A decode of a clip's sampled frames takes up to ~10x a probe (content.md §3.1): its
 # timeout is the probe's, this many times over.
 CONTENT_TIMEOUT_FACTOR = 4
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:
+        return path
 
 
 def probe_early(jobs: int, store: Store) -> bool:

@@ -80,15 +80,21 @@ def warm_up() -> None:
     import numpy  # noqa: F401
 
 
-def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0) -> ContentFeatures:
+def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
+            mode: str | None = None) -> ContentFeatures:
     """The features of `path`'s frames at `indices` (any order, repeats allowed); never raises."""
     try:
         wanted = sorted({int(i) for i in indices if int(i) >= 0})
         if not wanted:
             return ContentFeatures(path=path, error="no frames to decode")
-        frames, got, mode = _decode(path, wanted, int(rotation) % 360)
+        frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode)
         if not frames:
             return ContentFeatures(path=path, error="no sampled frame decodes", mode=mode)
+        if len(got) < len(wanted):
+            missing = sorted(set(wanted) - set(got))
+            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            return ContentFeatures(path=path, error=f"{len(missing)} sampled frame(s) do not decode ({shown})",
+                                   mode=mode)
         return features(path, frames, tuple(got), mode)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report as data
         return ContentFeatures(path=path, error=f"decode failed: {type(exc).__name__}: {exc}"[:300])
@@ -102,8 +108,9 @@ def _pick_stream(container):
     return None
 
 
-def _decode(path: str, wanted: list[int], rotation: int):
-    """(gray frames, their indices, mode): the frames at `wanted` that decode, in order."""
+def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None):
+    """(gray frames, their indices, mode): the frames at `wanted` that decode, in order.
+    `mode` forces seek, nonref or seq where the clip allows it (tests compare them)."""
     import av
     import numpy as np
 
@@ -125,13 +132,15 @@ def _decode(path: str, wanted: list[int], rotation: int):
     wanted = [w for w in wanted if w < len(stamps)] or wanted[:0]
     if not wanted:
         return [], [], "seq"
-    mode = "seq"
+    forced, mode = mode, "seq"
     key_ranks: list[int] = []
     if rank is not None and not avi:
         key_ranks = sorted(rank[ts] for ts, key in zip(stamps, keys) if key)
         gop = len(stamps) / max(len(key_ranks), 1)
         stride = (wanted[-1] - wanted[0]) / (len(wanted) - 1) if len(wanted) > 1 else 0
         mode = "seek" if stride > gop and key_ranks else "nonref"
+        if forced is not None and (forced != "seek" or key_ranks):
+            mode = forced
     by_rank = {r: ts for ts, r in rank.items()} if rank is not None else {}
     shape: list[int] = []
     out: dict[int, object] = {}
@@ -388,3 +397,10 @@ def decode(values: object) -> ContentFeatures | None:
     if len(row["phash"]) != 16 or any(c not in "0123456789abcdef" for c in row["phash"]):
         return None
     return ContentFeatures(**row)
+
+
+def sampled_frames(path: str, indices, rotation: int = 0, mode: str | None = None):
+    """The reduced gray frames at `indices` and how they were decoded (for tests and bench/)."""
+    wanted = sorted({int(i) for i in indices})
+    frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode)
+    return frames, got, mode

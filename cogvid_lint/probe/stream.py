@@ -141,6 +141,7 @@ class ContentStream:
         self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
         self.todo = [job for job in self.jobs if job.key.path not in known]
         self.fresh: list[tuple[StatKey, object]] = []
+        self.failures: list[tuple[str, str]] = []  # (path, why) of clips whose frames did not decode
         self.pool: ProbePool | None = None
         if self.todo:
             self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
@@ -173,6 +174,7 @@ class ContentStream:
                     self.fresh.append((job.key, item))
         else:
             batch = []
+        self.failures += [(job.key.path, item.error) for job, item in batch if getattr(item, "error", None)]
         self.answered += len(batch)
         return batch
 

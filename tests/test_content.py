@@ -28,6 +28,7 @@ def _reference(path: Path, indices, rotation: int = 0):
     """Every frame decoded in order (the definition of decord's index), reduced as the
     content stage reduces them."""
     import av
+    from av.video.reformatter import VideoReformatter
 
     wanted = set(indices)
     out = {}
@@ -35,7 +36,7 @@ def _reference(path: Path, indices, rotation: int = 0):
         for n, frame in enumerate(container.decode(video=0)):
             if n in wanted:
                 w, h = content_stage._reduced(frame.width, frame.height, rotation)
-                out[n] = frame.reformat(width=w, height=h, format="gray").to_ndarray()
+                out[n] = content_stage.reduce_frame(VideoReformatter(), frame, w, h)
     return [out[i] for i in sorted(wanted)]
 
 

@@ -241,7 +241,7 @@ SECTIONS = (("what", "What it does"), ("why", "Why is this bad"), ("example", "E
 
 
 def rule_text(rule: RuleSpec) -> str:
-    opt_in = (f" Opt-in: runs only when selected by name (`--extend-select {rule.code[:-2]}` or "
+    opt_in = (f" Opt-in: runs only when a selector names it, by code, prefix or name (not ALL; `--extend-select {rule.code[:-2]}` or "
               f"`extend-select: [{rule.code[:-2]}]` in the config).") if rule.opt_in else ""
     lines = [f"# {rule.name} ({rule.code})", "",
              f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.{opt_in}", "",

@@ -88,9 +88,10 @@ def pan(seed: int, speed: float = 2.0, h: int = H, w: int = W) -> Scene:
     return at
 
 
-def figures(seed: int, count: int = 4, size: int = 6, h: int = H, w: int = W) -> Scene:
+def figures(seed: int, count: int = 4, size: int = 6, h: int = H, w: int = W, lo: float = 20,
+            hi: float = 235) -> Scene:
     """A static camera on a textured scene with a few small figures walking across it."""
-    back = texture(seed, h, w)
+    back = texture(seed, h, w, lo, hi)
     rng = np.random.default_rng(seed + 1)
     starts = rng.uniform(0, w, count)
     rows = rng.uniform(h * 0.5, h * 0.85, count).astype(int)
@@ -254,8 +255,8 @@ def scene(recipe: str, seed: int = 1, **params) -> Scene:
         return fade(pan(seed, 1.0), params.get("start", 10), params.get("length", 80), fade_in=False)
     if recipe == "fade_in":
         return fade(pan(seed, 1.0), params.get("start", 0), params.get("length", 80))
-    if recipe == "cut":  # from a pan to a static shot of figures at frame `at`
-        return cut(pan(seed, 1.0), figures(seed + 1), params["at"])
+    if recipe == "cut":  # from a pan to a static shot of figures elsewhere (in brighter light) at `at`
+        return cut(pan(seed, 1.0), figures(seed + 1, lo=70, hi=250), params["at"])
     if recipe == "shot":  # shot 0 or 1 of a two-shot source video (a pan, then figures)
         source = cut(pan(seed, 1.0), figures(seed + 1), 10_000)
         return source if params["shot"] == 0 else (lambda i: figures(seed + 1)(i + 96))

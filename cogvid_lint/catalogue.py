@@ -17,7 +17,7 @@ from cogvid_lint.bounded import short
 from cogvid_lint.errors import STRICT, ConfigError, format_validation_error, type_adapter
 from cogvid_lint.findings import Severity
 
-Target = Literal["dataset", "video", "training", "cache", "python"]
+Target = Literal["dataset", "video", "training", "cache", "python", "content"]
 ParamType = Literal["int", "float", "bool", "str", "list"]
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -92,6 +92,9 @@ class RuleSpec:
     summary: str
     hint: str = ""
     fix: Literal["none", "safe", "unsafe"] = "none"
+    # Off unless a selector names it (its code, a prefix with its family digit such as CVL5,
+    # or its name): `ALL` and a bare `CVL` do not. For rules that cost a decode per clip.
+    opt_in: bool = False
     docs: Docs
     source: str = ""  # the file it came from; set by the loader
 
@@ -238,8 +241,10 @@ SECTIONS = (("what", "What it does"), ("why", "Why is this bad"), ("example", "E
 
 
 def rule_text(rule: RuleSpec) -> str:
+    opt_in = (f" Opt-in: runs only when a selector names it, by code, prefix or name (not ALL; `--extend-select {rule.code[:-2]}` or "
+              f"`extend-select: [{rule.code[:-2]}]` in the config).") if rule.opt_in else ""
     lines = [f"# {rule.name} ({rule.code})", "",
-             f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.", "",
+             f"Target: {rule.target}. Default severity: {rule.severity.value}. Fix: {rule.fix}.{opt_in}", "",
              f"Message: {rule.message}", ""]
     for key, title in SECTIONS:
         lines += [f"## {title}", getattr(rule.docs, key).rstrip(), ""]

@@ -20,12 +20,16 @@ from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Finding, Severity
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.hashing import DigestJob
-from cogvid_lint.probe.stream import ProbeStream
-from cogvid_lint.registry import CheckFn, RuleContext, load_checks, message_args, reads_probe_facts
+from cogvid_lint.probe.stream import ContentJob, ContentStream, ProbeStream
+from cogvid_lint.registry import (CheckFn, RuleContext, load_checks, message_args, reads_content_features,
+                                  reads_probe_facts)
 from cogvid_lint.settings import DatasetSettings, Settings
 from cogvid_lint.store import StatKey, Store
 
-DATASET_TARGETS = frozenset({"dataset", "video", "training", "cache"})
+DATASET_TARGETS = frozenset({"dataset", "video", "training", "cache", "content"})
+# The targets whose subject is a clip, checked as its facts land: its probe facts (video),
+# then its content features (content: the pixel rules, after the content stage decoded it)
+CLIP_TARGETS = frozenset({"video", "content"})
 POSIX = os.name == "posix"
 
 
@@ -65,8 +69,16 @@ def load_catalogue(settings: Settings | None = None, errors: list[str] | None = 
 
 
 def matches(selector: str, rule: RuleSpec) -> bool:
+    """Whether `selector` names `rule`: ALL, its name, or a prefix of its code. An opt-in rule
+    (RuleSpec.opt_in) only by its name or a prefix reaching its family digit (CVL5, CVL50,
+    CVL501): neither ALL nor a bare `CVL` turns on a rule that decodes every clip."""
     selector = selector.strip()
-    return selector == "ALL" or selector == rule.name or rule.code.startswith(selector.upper())
+    if selector == rule.name:
+        return True
+    if rule.opt_in:
+        upper = selector.upper()
+        return rule.code.startswith(upper) and upper[-1:].isdigit()
+    return selector == "ALL" or rule.code.startswith(selector.upper())
 
 
 def select_rules(rules: Sequence[RuleSpec], settings: Settings, errors: list[str] | None = None) -> list[RuleSpec]:
@@ -163,8 +175,42 @@ def build_project(active: Sequence[ActiveRule], settings: Settings, datasets: Se
 
 
 def needs_probes(active: Sequence[ActiveRule]) -> bool:
-    """A video rule runs, or a dataset rule whose check reads the clips' probe facts."""
-    return any(rule.spec.target == "video" or reads_probe_facts(rule.check) for rule in active)
+    """A clip rule runs, or a dataset rule whose check reads the clips' probe facts."""
+    return any(rule.spec.target in CLIP_TARGETS or reads_probe_facts(rule.check) for rule in active)
+
+
+def needs_content(active: Sequence[ActiveRule]) -> bool:
+    """A pixel rule runs (target content), or a dataset rule whose check reads the clips'
+    content features: the content stage decodes the frames each clip's trainer takes."""
+    return any(rule.spec.target == "content" or reads_content_features(rule.check) for rule in active)
+
+
+def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]]) -> tuple[list[ContentJob], list[list[Clip]]]:
+    """One decode per probed file and set of frames its trainers take (the clips' datasets'
+    profiles), and the clips each serves. A clip that is unreadable, has no training size or
+    stops its trainer (a Sample's crash) is not decoded: other rules say why."""
+    jobs: dict[tuple[str, tuple[int, ...]], int] = {}
+    found: list[ContentJob] = []
+    served: list[list[Clip]] = []
+    for key in keys:
+        for clip in clips_of.get(key.path, ()):
+            info = clip.info
+            if info is None or info.error is not None or info.frames <= 0:
+                continue
+            dataset = clip.dataset
+            if dataset.profile is None or dataset.profile.target_frames(dataset.settings) is None:
+                continue
+            sample = dataset.sample(info.frames, info.fps)
+            if sample.crash is not None or not sample.indices:
+                continue
+            indices = tuple(sorted(set(sample.indices)))
+            at = jobs.get((key.path, indices))
+            if at is None:
+                at = jobs[key.path, indices] = len(found)
+                found.append(ContentJob(key, indices, info.rotation))
+                served.append([])
+            served[at].append(clip)
+    return found, served
 
 
 @gc_paused()  # a StatKey per clip
@@ -195,7 +241,7 @@ def probe_keys(project: Project) -> tuple[list[StatKey], dict[str, list[Clip]]]:
 
 def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, probes: ProbeStream | None = None,
                clips_of: Mapping[str, list[Clip]] | None = None, *, overlap: bool = False,
-               jobs: int = 1) -> Iterator[list[Diagnostic]]:
+               jobs: int = 1, content_next: bool = False) -> Iterator[list[Diagnostic]]:
     """Every active rule's stamped findings, a unit of work at a time (a unit may be empty:
     the caller may look at `probes` between two, to draw progress).
 
@@ -206,7 +252,8 @@ def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, pro
     its own work after, one CPU's worth at a time (`-j 1`).
 
     The dataset rules whose checks read probe facts (registry.check's `probe_facts`) run
-    last, once the stream is finished and every probed clip has its `info`."""
+    last, once the stream is finished and every probed clip has its `info`; with
+    `content_next`, not here: after the content stage (run_content_checks)."""
     units = check_units(active, project, store, probes, jobs)
     if probes is None:
         yield from units
@@ -234,6 +281,26 @@ def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, pro
         yield later
     yield from units
     yield clips.rest()
+    if not content_next:
+        yield from check_units(active, project, store, None, jobs, after_probes=True)
+
+
+def run_content_checks(active: Sequence[ActiveRule], project: Project, store: Store, stream: ContentStream,
+                       served: Sequence[list[Clip]], jobs: int = 1) -> Iterator[list[Diagnostic]]:
+    """After run_checks(content_next=True): the pixel rules on each clip as its features
+    land (`served`: the clips of each of the stream's jobs), then the dataset rules that read
+    probe facts or content features, once every clip has both. A unit may be empty: the
+    caller may look at `stream` between two, to draw progress."""
+    clips = ClipChecks(active, project, target="content")
+    index = {id(job): n for n, job in enumerate(stream.jobs)}
+    while not stream.finished:
+        for job, item in stream.take():
+            same = served[index[id(job)]]
+            for clip in same:
+                clip.content = item
+            clips.answered(c for c in same if item.error is None)
+        yield clips.unit() or []
+    yield clips.rest()
     yield from check_units(active, project, store, None, jobs, after_probes=True)
 
 
@@ -250,7 +317,7 @@ def check_units(active: Sequence[ActiveRule], project: Project, store: Store, pr
     `after_probes`: instead, the rules whose checks read probe facts (run_checks runs them
     once the probe stream is finished)."""
     for rule in active:
-        if rule.spec.target == "video" or reads_probe_facts(rule.check) != after_probes:
+        if rule.spec.target in CLIP_TARGETS or reads_probe_facts(rule.check) != after_probes:
             continue
         select = getattr(rule.check, "content_digests", None)
         for dataset, subjects in _subjects(rule.spec.target, project):
@@ -283,8 +350,8 @@ class ClipChecks:
     # batch, a look at the workers between two) stays small.
     CLIPS_PER_UNIT = 128
 
-    def __init__(self, active: Sequence[ActiveRule], project: Project):
-        self.rules = [rule for rule in active if rule.spec.target == "video"]
+    def __init__(self, active: Sequence[ActiveRule], project: Project, target: str = "video"):
+        self.rules = [rule for rule in active if rule.spec.target == target]
         # a check's context is made once per rule and dataset, not once per batch
         self._contexts = {(n, id(dataset)): RuleContext(params=rule.params, project=project, dataset=dataset,
                                                         settings=project.settings)

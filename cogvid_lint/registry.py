@@ -39,7 +39,7 @@ class RuleContext:
 
 def check(key: str, args: Iterable[str] = (), *,
           content_digests: Callable[["Dataset"], list] | None = None,
-          probe_facts: bool = False) -> Callable[[CheckFn], CheckFn]:
+          probe_facts: bool = False, content_features: bool = False) -> Callable[[CheckFn], CheckFn]:
     """Register a check under `key`. `args`: the message arguments (Finding.args keys) that
     every finding of it fills. A rule's message and hint may name only these and the rule's
     parameters: engine.activate refuses any other name, which would be shown as `{name}`.
@@ -47,7 +47,11 @@ def check(key: str, args: Iterable[str] = (), *,
     check reads from `ctx.digests` (a dataset check).
     `probe_facts`: a dataset check that reads its clips' probe facts (`clip.info`): the
     clips are probed when it runs, and the engine runs it once the probe stream is finished
-    (every clip's `info` filled in, None only for clips not probed: missing, outside)."""
+    (every clip's `info` filled in, None only for clips not probed: missing, outside).
+    `content_features`: a dataset check that reads its clips' content features
+    (`clip.content`, probe/content.py): the content stage runs, and the check runs once it
+    is finished (None for clips it could not decode or did not sample). Implies
+    `probe_facts`. (A check of target `content` gets them for its clip anyway.)"""
 
     def register(fn: CheckFn) -> CheckFn:
         if key in _CHECKS and _CHECKS[key] is not fn:
@@ -55,8 +59,10 @@ def check(key: str, args: Iterable[str] = (), *,
         declare_args(fn, args)
         if content_digests is not None:
             fn.content_digests = content_digests  # type: ignore[attr-defined]
-        if probe_facts:
+        if probe_facts or content_features:
             fn.probe_facts = True  # type: ignore[attr-defined]
+        if content_features:
+            fn.content_features = True  # type: ignore[attr-defined]
         _CHECKS[key] = fn
         return fn
 
@@ -77,6 +83,11 @@ def reads_probe_facts(fn: CheckFn) -> bool:
     return getattr(fn, "probe_facts", False)
 
 
+def reads_content_features(fn: CheckFn) -> bool:
+    """Whether `fn` declared that it reads the clips' content features (a dataset check)."""
+    return getattr(fn, "content_features", False)
+
+
 def message_args(fn: CheckFn) -> frozenset[str]:
     """The message arguments `fn` declared; none when it declared nothing."""
     return getattr(fn, "message_args", frozenset())
@@ -86,8 +97,9 @@ def message_args(fn: CheckFn) -> frozenset[str]:
 # imports only its targets' modules (the pre-commit code hook never imports the video or
 # cache checks). A test loads each target alone and finds every check its rules name.
 MODULES_BY_TARGET = {
-    "dataset": ("dataset", "captions"),
+    "dataset": ("dataset", "captions", "content"),  # content: the near-duplicate check reads every clip's hash
     "video": ("video",),
+    "content": ("content",),
     "training": ("training",),
     "cache": ("cache",),
     "python": ("python_rules",),

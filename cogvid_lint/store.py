@@ -22,7 +22,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 DIR_NAME = ".cogvid_lint_cache"
 DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 5
-KINDS = ("probes", "digests", "python_facts", "suppressions")
+SCHEMA = 6
+KINDS = ("probes", "digests", "python_facts", "suppressions", "content")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900
@@ -92,8 +92,10 @@ class Store:
     def exists(self) -> bool:
         return self.db_path is not None and self.db_path.exists()
 
-    def lookup(self, kind: str, version: str, keys: Sequence[StatKey]) -> dict[str, str]:
-        """The stored value of each key whose stat key, version and checksum match, by path."""
+    def lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
+        """The stored value of each key whose stat key, version and checksum match, by path.
+        `version`: one for every key, or one per path (content features: the frames a clip's
+        trainer takes are part of what derived them)."""
         if not keys or not self._open():
             return {}
         try:
@@ -101,9 +103,12 @@ class Store:
         finally:
             self.close()
 
-    def put(self, kind: str, version: str, entries: Iterable[tuple[StatKey, str]]) -> None:
-        rows = [(os.fsencode(key.path), key.size, key.mtime_ns, key.inode, version, checksum(version, text), text)
-                for key, text in entries]
+    def put(self, kind: str, version: str | Mapping[str, str], entries: Iterable[tuple[StatKey, str]]) -> None:
+        versions = version if not isinstance(version, str) else None
+        rows = []
+        for key, text in entries:
+            v = versions[key.path] if versions is not None else version
+            rows.append((os.fsencode(key.path), key.size, key.mtime_ns, key.inode, v, checksum(v, text), text))
         if not rows or not self._open():
             return
         try:
@@ -154,18 +159,22 @@ class Store:
                     return False
         return False
 
-    def _lookup(self, kind: str, version: str, keys: Sequence[StatKey]) -> dict[str, str]:
+    def _lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
         wanted = {os.fsencode(k.path): k for k in keys}
         found: dict[str, str] = {}
         damaged = 0
+        versions = version if not isinstance(version, str) else None
         try:
             with _transaction(self.conn, "BEGIN"):
-                for rows in self._rows_for(kind, version, list(wanted)):
-                    for path, size, mtime_ns, inode, check, text in rows:
+                for rows in self._rows_for(kind, version if versions is None else None, list(wanted)):
+                    for path, size, mtime_ns, inode, check, text, stored in rows:
                         key = wanted.get(path)
                         if key is None or (key.size, key.mtime_ns, key.inode) != (size, mtime_ns, inode):
                             continue
-                        if type(text) is not str or check != checksum(version, text):
+                        want = version if versions is None else versions.get(key.path)
+                        if stored != want:
+                            continue
+                        if type(text) is not str or check != checksum(want, text):
                             damaged += 1
                             continue
                         found[key.path] = text
@@ -175,15 +184,18 @@ class Store:
         self.undecodable(kind, damaged)
         return found
 
-    def _rows_for(self, table: str, version: str, paths: list[bytes]) -> Iterator[Iterable[tuple]]:
+    def _rows_for(self, table: str, version: str | None, paths: list[bytes]) -> Iterator[Iterable[tuple]]:
+        """The rows of `paths` (of `version`; any version when None), maybe more."""
         assert self.conn is not None
-        columns = f"SELECT path, size, mtime_ns, inode, checksum, value FROM {table} WHERE version = ?"
+        columns = f"SELECT path, size, mtime_ns, inode, checksum, value, version FROM {table} WHERE "
+        given: tuple = (version,) if version is not None else ()
+        columns += "version = ?" if version is not None else "1"
         total = self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if total <= 4 * len(paths):  # most rows are wanted: one scan is 10x faster than index probes
-            yield self.conn.execute(columns, (version,))
+            yield self.conn.execute(columns, given)
             return
         for chunk in _chunks(paths, _IN_CHUNK):
-            yield self.conn.execute(f"{columns} AND path IN ({','.join('?' * len(chunk))})", (version, *chunk))
+            yield self.conn.execute(f"{columns} AND path IN ({','.join('?' * len(chunk))})", (*given, *chunk))
 
     def close(self) -> None:
         if self.conn is not None:

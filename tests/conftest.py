@@ -30,6 +30,11 @@ def build_project(root: Path, files: Mapping[str, Any] | None = None,
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         kwargs = dict(kwargs or {})
+        if "footage" in kwargs:  # a footage-like clip (tests/footage.py) for the pixel rules
+            from footage import make as make_footage
+
+            make_footage(root, rel, kwargs.pop("footage"), **kwargs)
+            continue
         truncate = kwargs.pop("truncate", None)
         cut_packets = kwargs.pop("cut_last_packets", None)
         make_clip(path, **kwargs)

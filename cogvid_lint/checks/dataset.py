@@ -239,14 +239,23 @@ def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
         return
     purpose = dataset.settings.purpose
     minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]
-    count = len(_trainable(dataset, ctx.digests))
+    count = len(_trainable(dataset, ctx.digests, ctx.params.get("near_duplicate_bits")))
     if count < minimum:
         where = dataset.videos.path if dataset.videos is not None else dataset.root
         yield Finding(Location(where), {"count": count, "minimum": minimum, "purpose": purpose})
 
 
-def _trainable(dataset: Dataset, digests) -> set:
-    """A key per clip that will train: its content (size, digest) when known, else its path."""
+def _trainable(dataset: Dataset, digests, near_bits: int | None = None) -> set:
+    """A key per clip that will train: its content (size, digest) when known, else its path.
+    When the content stage ran (a CVL5xx rule selected), a group of near-duplicates (pHash
+    within `near_bits`) is one key: its first clip's."""
+    from cogvid_lint.checks.content import near_duplicate_groups
+
+    alias: dict[str, str] = {}
+    if near_bits is not None:
+        for group in near_duplicate_groups(_listed_once(dataset)[0], near_bits):
+            for clip, _ in group:
+                alias[clip.fspath] = group[0][0].fspath
     keys: set = set()
     unseen = dataset.git_ignored
     for clip in _listed_once(dataset)[0]:
@@ -255,6 +264,9 @@ def _trainable(dataset: Dataset, digests) -> set:
             continue
         info = clip.info  # None: not probed (missing, outside the root)
         if clip.escapes_root or info is None or info.error is not None:
+            continue
+        if clip.fspath in alias:
+            keys.add(("near", alias[clip.fspath]))
             continue
         digest = digests.get(clip.fspath)
         keys.add((clip.stat.st_size, digest) if digest is not None else clip.fspath)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Sequence
 
 from cogvid_lint.commands.progress import ProgressBar
-from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, finish,
-                                load_catalogue, matches, needs_probes, probe_keys, run_checks, select_rules)
+from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, content_jobs,
+                                finish, load_catalogue, matches, needs_content, needs_probes, probe_keys,
+                                run_checks, run_content_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
-from cogvid_lint.probe.stream import ProbeStream
+from cogvid_lint.probe.stream import ContentStream, ProbeStream
 from cogvid_lint.store import Store
 from cogvid_lint.errors import ConfigError, UsageError, missing_path
 from cogvid_lint.findings import Diagnostic, Severity
@@ -66,6 +67,9 @@ class Lint:
             for warning in store.warnings:
                 print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
 
+    def _shown(self, path: str) -> str:
+        return _relative(path, self.settings.display_root)
+
     def _run(self, store: Store) -> list[Diagnostic]:
         settings, active = self.settings, self.active
         options = settings.options
@@ -77,19 +81,44 @@ class Lint:
                 found.extend(unit)
             return apply_filters(finish(found), settings, store)
         early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
+        content = needs_content(active)
         try:
             project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
                 early = None  # the stream owns it now
                 with ProgressBar.maybe(probes, jobs, self.progress) as bar:
-                    for unit in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs):
+                    for unit in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs,
+                                           content_next=content):
                         found.extend(unit)
                         bar.show(probes.answered)
         finally:
             if early is not None:
                 early.close()
+        if content:  # the pixel rules (opt-in): the frames each clip's trainer takes, decoded once
+            todo, served = content_jobs(keys, clips_of)
+            timeout = options.probe_timeout * CONTENT_TIMEOUT_FACTOR if options.probe_timeout else None
+            with ContentStream(todo, store, workers=jobs, timeout=timeout) as stream:
+                with ProgressBar.decoding(stream, self.progress) as bar:
+                    for unit in run_content_checks(active, project, store, stream, served, jobs):
+                        found.extend(unit)
+                        bar.show(stream.answered)
+            for path, why in stream.failures:  # one line each: the pixel rules could not look at it
+                print(f"cogvid-lint: warning: {self._shown(path)}: the frames the trainer takes could not be decoded "
+                      f"({why}); pixel rules skipped", file=sys.stderr)
         return apply_filters(finish(found), settings, store)
+
+
+# A decode of a clip's sampled frames takes up to ~10x a probe (content.md §3.1): its
+# timeout is the probe's, this many times over.
+CONTENT_TIMEOUT_FACTOR = 4
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:
+        return path
 
 
 def probe_early(jobs: int, store: Store) -> bool:

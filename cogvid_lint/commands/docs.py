@@ -44,11 +44,16 @@ def list_rules(fmt: str, config: str | None = None) -> int:
     rules = sorted(catalogue(config), key=lambda r: r.code)
     if fmt == "json":
         payload = [{"code": r.code, "name": r.name, "target": r.target, "severity": r.severity.value,
-                    "fix": r.fix, "summary": r.summary} for r in rules]
+                    "fix": r.fix, "opt_in": r.opt_in, "summary": r.summary} for r in rules]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return 0
     width = max(len(r.name) for r in rules)
     for r in rules:
+        # opt-in rules run only when a selector names them (--extend-select CVL5), never with ALL
+        summary = f"(opt-in) {r.summary}" if r.opt_in else r.summary
         sys.stdout.write(f"{r.code}  {r.name:<{width}}  {r.severity.value:<7}  {r.target:<8}  "
-                         f"fix:{r.fix:<6}  {r.summary}\n")
+                         f"fix:{r.fix:<6}  {summary}\n")
+    if any(r.opt_in for r in rules):
+        sys.stdout.write("\n(opt-in): off unless selected by code, prefix or name, e.g. --extend-select CVL5 "
+                         "(they decode every clip)\n")
     return 0

@@ -1,5 +1,5 @@
-"""A rich progress bar on stderr while clips are probed, when a person is watching and the
-wait is long enough to notice."""
+"""A rich progress bar on stderr while clips are probed or decoded, when a person is watching
+and the wait is long enough to notice (a decode always is)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from cogvid_lint.probe.stream import ProbeStream
+from cogvid_lint.probe.stream import ContentStream, ProbeStream
 
 # Rough cost of one cold probe (PyAV header + packet count): a bar only for probing expected
 # to outlast PROGRESS_AFTER_S.
@@ -43,3 +43,27 @@ class ProgressBar:
                       console=Console(stderr=True), transient=True, auto_refresh=False) as bar:
             task = bar.add_task("probe", total=probes.total)
             yield cls(bar, task, probes.total)
+
+    @classmethod
+    @contextmanager
+    def decoding(cls, stream: ContentStream, wanted: bool) -> Iterator[ProgressBar]:
+        """While the content stage decodes clips (any run that decodes one): clips/s and ETA.
+        Stored features (a re-run) decode nothing and draw no bar."""
+        if not wanted or not stream.todo or not sys.stderr.isatty():
+            yield cls()
+            return
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                                   TimeRemainingColumn)
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task) -> Text:
+                speed = task.finished_speed or task.speed
+                return Text(f"{speed:.1f} clips/s" if speed else "- clips/s", style="progress.data.speed")
+
+        with Progress(TextColumn("decoding sampled frames"), BarColumn(), MofNCompleteColumn(), Rate(),
+                      TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                      auto_refresh=False) as bar:
+            task = bar.add_task("content", total=stream.total)
+            yield cls(bar, task, stream.total)

@@ -12,6 +12,7 @@ UNKNOWN: Any = object()  # Clip.stat not taken yet
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from cogvid_lint.probe.content import ContentFeatures
     from cogvid_lint.probe.info import VideoInfo
     from cogvid_lint.settings import DatasetSettings, Settings
     from cogvid_lint.store import Store
@@ -66,7 +67,7 @@ class Clip:
     of pathlib parsing saved) and a `stat` discovery already took is kept.
     """
 
-    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "caption", "_path", "_stat")
+    __slots__ = ("dataset", "index", "fspath", "entry", "escapes_root", "info", "caption", "content", "_path", "_stat")
 
     def __init__(self, dataset: "Dataset", index: int, path: Path | str, entry: ManifestLine | None,
                  escapes_root: bool = False, info: "VideoInfo | None" = None, stat: Any = UNKNOWN,
@@ -81,6 +82,7 @@ class Clip:
         # label, finetrainers' pair file, list line or metadata row); None: by position in
         # Dataset.captions (CogVideo's lists)
         self.caption = caption
+        self.content: "ContentFeatures | None" = None  # the content stage's features (CVL5xx runs only)
         self._path = path if isinstance(path, Path) else None
         self._stat = stat  # os.stat result, None (missing), or UNKNOWN (not taken yet)
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from typing import Sequence
+from typing import Any, Sequence
 
 from cogvid_lint import defaults
 from cogvid_lint.probe.info import VideoInfo
-from cogvid_lint.probe.worker import SINCE, Worker, describe_exit, mp_context, probe_fn_spec
+from cogvid_lint.probe.worker import SINCE, Worker, describe_exit, mp_context, probe_fn_spec, resolve_failure
 
 DEFAULT_TIMEOUT = defaults.PROBE_TIMEOUT_S
 CHUNK = 16
@@ -49,16 +49,18 @@ class ProbePool:
     stops every worker."""
 
     def __init__(self, jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT, spec: str | None = None,
-                 start: bool = False):
+                 start: bool = False, chunk: int = CHUNK):
         self.ctx = mp_context()
         self.spec = spec or probe_fn_spec()
+        self.failed = resolve_failure(self.spec)  # the answer of a job whose worker crashed or hung
+        self.chunk = chunk  # jobs a worker is sent at once (1 for jobs of a second, as decodes are)
         self.jobs = jobs or available_cpus()
         self.timeout = timeout
         self.slots: list[Worker | None] = []
         if start:
             self.slots = [Worker(self.ctx, self.spec) for _ in range(min(self.jobs, MAX_EARLY))]
-        self.queue: deque[list[tuple[int, str]]] = deque()
-        self.ready: list[tuple[int, VideoInfo]] = []  # answers in, not taken yet
+        self.queue: deque[list[tuple[int, Any]]] = deque()
+        self.ready: list[tuple[int, Any]] = []  # answers in, not taken yet
         self.pending = 0  # submitted, not answered
 
     def __enter__(self) -> ProbePool:
@@ -67,14 +69,15 @@ class ProbePool:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def submit(self, paths: Sequence[str]) -> None:
-        """Probe `paths`; their answers come out of take() as (index in `paths`, VideoInfo)."""
+    def submit(self, paths: Sequence[Any]) -> None:
+        """Probe `paths` (or run the pool's function on jobs: tuples of its arguments); their
+        answers come out of take() as (index in `paths`, answer)."""
         if not paths:
             return
-        items = [(i, os.fspath(p)) for i, p in enumerate(paths)]
-        workers = min(self.jobs, -(-len(items) // CHUNK))
+        items = [(i, p if isinstance(p, tuple) else os.fspath(p)) for i, p in enumerate(paths)]
+        workers = min(self.jobs, -(-len(items) // self.chunk))
         # Small batches still spread over every worker: chunks shrink to keep 4 per worker.
-        size = max(1, min(CHUNK, len(items) // (workers * 4)))
+        size = max(1, min(self.chunk, len(items) // (workers * 4)))
         self.queue.extend(items[i:i + size] for i in range(0, len(items), size))
         self.pending += len(items)
         # A slot is None until it has work: a worker lost near the end is not replaced
@@ -89,7 +92,7 @@ class ProbePool:
     def finished(self) -> bool:
         return self.pending == 0 and not self.ready
 
-    def take(self, wait: bool = True) -> list[tuple[int, VideoInfo]]:
+    def take(self, wait: bool = True) -> list[tuple[int, Any]]:
         """The answers that are in, in the order they landed; with `wait`, at least one
         unless every clip is answered. Never blocks longer than the next timeout."""
         from multiprocessing.connection import wait as wait_for
@@ -174,13 +177,13 @@ class ProbePool:
         current, rest = w.unanswered()
         if current is None:  # between two clips: blame the first unanswered one
             current, rest = rest[0], rest[1:]
-        index, path = current
-        self._done(index, VideoInfo(path=path, error=reason))
+        index, job = current
+        self._done(index, self.failed(job, reason))
         if rest:
             self.queue.appendleft(rest)
         w.chunks.clear()
 
-    def _done(self, index: int, info: VideoInfo) -> None:
+    def _done(self, index: int, info: Any) -> None:
         self.ready.append((index, info))
         self.pending -= 1
 

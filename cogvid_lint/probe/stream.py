@@ -1,11 +1,15 @@
 """The probe stage as a stream: the facts of each file, from the store while its stat key is
 unchanged, else from the worker pool; pulled by its consumer, which may do other work
 between two pulls. Fresh answers go back to the store when the stream closes.
+
+The content stage (ContentStream) is the same over the same pool: the pixel features of
+the frames each clip's trainer takes (probe/content.py), once the probe facts say which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
@@ -91,3 +95,105 @@ class ProbeStream:
         if self.fresh and self.version is not None:
             fresh, self.fresh = self.fresh, []
             cache.put(self.store, self.version, fresh)
+
+
+CONTENT_FN = "cogvid_lint.probe.content:content"
+# Tests swap the content stage for a stand-in that hangs or aborts on a marked file, as
+# COGVID_LINT_PROBE_FN does for the probe.
+CONTENT_FN_ENV = "COGVID_LINT_CONTENT_FN"
+
+
+class ContentJob(NamedTuple):
+    """One decode: the clip's file, the frames its trainer takes, how decord turns it."""
+
+    key: StatKey
+    indices: tuple[int, ...]
+    rotation: int = 0
+
+
+class ContentStream:
+    """(job, ContentFeatures) for each of `jobs`, pulled with `take()`, as ProbeStream does:
+    from the store while the clip's stat key, the content code and the sampled frames are
+    those a row was stored under (content.job_version), else decoded by a pool of workers
+    (one job a chunk: a decode takes a good part of a second). Fresh answers go to the
+    store when the stream closes; a timed-out decode is not stored."""
+
+    def __init__(self, jobs: Sequence[ContentJob], store: Store, *, workers: int = 0,
+                 timeout: float | None = None, spec: str | None = None):
+        import os
+
+        from cogvid_lint.probe import content
+
+        self.spec = spec or os.environ.get(CONTENT_FN_ENV) or CONTENT_FN
+        self.store = store
+        self.jobs = list(jobs)
+        self.total = len(self.jobs)
+        code = content.content_version() + (self.spec if self.spec != CONTENT_FN else "")
+        self.versions = {job.key.path: content.job_version(code, job.indices) for job in self.jobs}
+        known: dict[str, object] = {}
+        if store.usable and self.jobs:
+            found = store.lookup(content.KIND, self.versions, [job.key for job in self.jobs])
+            for path, text in found.items():
+                item = content.decode(_loads(text))
+                if item is not None and item.path == path:
+                    known[path] = item
+            store.undecodable(content.KIND, len(found) - len(known))
+        self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
+        self.todo = [job for job in self.jobs if job.key.path not in known]
+        self.fresh: list[tuple[StatKey, object]] = []
+        self.failures: list[tuple[str, str]] = []  # (path, why) of clips whose frames did not decode
+        self.pool: ProbePool | None = None
+        if self.todo:
+            self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
+            self.pool.submit([(job.key.path, job.indices, job.rotation) for job in self.todo])
+        self.answered = 0
+
+    def __enter__(self) -> ContentStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def decoding(self) -> bool:
+        return self.pool is not None and not self.pool.finished
+
+    @property
+    def finished(self) -> bool:
+        return not self.stored and not self.decoding
+
+    def take(self, wait: bool = True) -> list[tuple[ContentJob, object]]:
+        if self.stored:
+            batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
+        elif self.pool is not None:
+            batch = []
+            for index, item in self.pool.take(wait):
+                job = self.todo[index]
+                batch.append((job, item))
+                if "timed out" not in (getattr(item, "error", None) or ""):
+                    self.fresh.append((job.key, item))
+        else:
+            batch = []
+        self.failures += [(job.key.path, item.error) for job, item in batch if getattr(item, "error", None)]
+        self.answered += len(batch)
+        return batch
+
+    def close(self) -> None:
+        from cogvid_lint.probe import content
+
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.fresh and self.store.usable:
+            fresh, self.fresh = self.fresh, []
+            good = [(key, item) for key, item in fresh if isinstance(item, content.ContentFeatures)]
+            self.store.put(content.KIND, self.versions, ((key, content.encode(item)) for key, item in good))
+
+
+def _loads(text: str) -> object:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

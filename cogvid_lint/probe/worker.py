@@ -1,5 +1,10 @@
-"""The worker side of the probe pool (pool.py): which probe function, the worker process
-and what it shares with the parent, and how a worker's death is described."""
+"""The worker side of the probe pool (pool.py): which function a worker runs, the worker
+process and what it shares with the parent, and how a worker's death is described.
+
+A job is a path (the probe: `fn(path)`) or a tuple of picklable arguments (`fn(*job)`, e.g.
+the content stage's (path, indices, rotation)). What a job answers when it raises, or when
+its worker crashes or hangs, is the function module's `failed(job, reason)` if it has one,
+else a VideoInfo of the path with that error."""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ import signal
 import sys
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 from cogvid_lint.probe.info import VideoInfo
 
-ProbeFn = Callable[[str], VideoInfo]
+ProbeFn = Callable[..., Any]
+FailFn = Callable[[Any, str], Any]
 
 DEFAULT_PROBE = "cogvid_lint.probe.pyav:probe"
 # Tests swap the probe for a stand-in that hangs or aborts on a marked file; the only way
@@ -31,11 +37,21 @@ def resolve_probe_fn(spec: str) -> ProbeFn:
     return getattr(importlib.import_module(module), name)
 
 
-def call_probe(fn: ProbeFn, path: str) -> VideoInfo:
+def probe_failed(job: Any, reason: str) -> VideoInfo:
+    return VideoInfo(path=job, error=reason)
+
+
+def resolve_failure(spec: str) -> FailFn:
+    """What a job of `spec`'s function answers when it fails (see the module's docstring)."""
+    module, _, _ = spec.partition(":")
+    return getattr(importlib.import_module(module), "failed", probe_failed)
+
+
+def call_probe(fn: ProbeFn, job: Any, failure: FailFn = probe_failed) -> Any:
     try:
-        return fn(path)
+        return fn(*job) if isinstance(job, tuple) else fn(job)
     except Exception as exc:
-        return VideoInfo(path=path, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
+        return failure(job, f"probe failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def mp_context():
@@ -75,6 +91,7 @@ def serve(conn, spec: str, state, parent_end, parent: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()  # a crash is reported as a finding; a dump on stderr would be noise
     fn = resolve_probe_fn(spec)
+    failure = resolve_failure(spec)
     warm_up = getattr(sys.modules.get(fn.__module__), "warm_up", None)
     if warm_up is not None:  # e.g. import the decoder library before the first clip arrives
         try:
@@ -87,10 +104,10 @@ def serve(conn, spec: str, state, parent_end, parent: int) -> None:
         except (EOFError, OSError):
             return
         results = []
-        for index, path in chunk:
+        for index, job in chunk:
             state[SINCE] = time.monotonic()  # before the index: a torn read never blames a fresh clip
             state[CLIP] = index
-            results.append(call_probe(fn, path))
+            results.append(call_probe(fn, job, failure))
         conn.send(results)
 
 
@@ -113,15 +130,15 @@ class Worker:
         # Chunks sent and not yet answered, oldest first. Two at a time: the next one waits
         # in the pipe, so a worker never idles while the parent wakes up, reads its answers
         # and sends more (measured: the 2-job run's wall time, 5% of it at 16 clips a chunk).
-        self.chunks: deque[list[tuple[int, str]]] = deque()
+        self.chunks: deque[list[tuple[int, Any]]] = deque()
 
-    def give(self, chunk: list[tuple[int, str]]) -> None:
+    def give(self, chunk: list[tuple[int, Any]]) -> None:
         if not self.chunks:  # idle: its clock starts now (a busy worker keeps its own)
             self.state[SINCE], self.state[CLIP] = time.monotonic(), chunk[0][0]
         self.conn.send(chunk)
         self.chunks.append(chunk)  # only once sent: a dead worker's chunks are the ones it had
 
-    def unanswered(self) -> tuple[tuple[int, str] | None, list[tuple[int, str]]]:
+    def unanswered(self) -> tuple[tuple[int, Any] | None, list[tuple[int, Any]]]:
         """The clip being probed (None if unknown) and every other clip sent but not answered."""
         index = int(self.state[CLIP])
         sent = [item for chunk in self.chunks for item in chunk]

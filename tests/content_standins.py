@@ -1,0 +1,28 @@
+"""Content-stage stand-ins, selected with COGVID_LINT_CONTENT_FN=content_standins:<name>
+(PYTHONPATH=tests for an installed `cogvid-lint` in a subprocess).
+
+`logged_misbehaving` is the real content stage, except that it appends each clip it decodes
+to the file $CONTENT_LOG (to count decodes across runs) and misbehaves on files whose name
+marks them: SEGV dereferences NULL (a real segmentation fault), HANG sleeps for an hour.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+from cogvid_lint.probe.content import content, failed  # noqa: F401 (failed: the pool's answer on a crash)
+
+
+def logged_misbehaving(path: str, indices, rotation: int = 0):
+    log = os.environ.get("CONTENT_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(os.path.basename(path) + "\n")
+    name = os.path.basename(path)
+    if "SEGV" in name:
+        ctypes.string_at(0)
+    if "HANG" in name:
+        time.sleep(3600)
+    return content(path, indices, rotation)

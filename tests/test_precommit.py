@@ -186,7 +186,9 @@ def make_project(root: Path, *, bad: bool) -> Path:
     (root / "data/videos").mkdir(parents=True)
     make_clip(root / "data/videos/a.mp4", 72, 48, 49, fps=8, marker=(2, 2))
     make_clip(root / "data/videos/b.mp4", 72, 48, 49, fps=8, marker=(40, 20))
-    captions = "a fox runs\na cat sleeps\n" + ("a third caption with no clip\n" if bad else "")
+    # descriptions long enough for caption-too-short (CVL022)
+    captions = ("a red fox runs across a snowy field\na grey cat sleeps on a sunny windowsill\n"
+                + ("a third caption with no clip to describe\n" if bad else ""))
     (root / "data/prompts.txt").write_text(captions, encoding="utf-8")
     (root / "data/videos.txt").write_text("videos/a.mp4\nvideos/b.mp4\n", encoding="utf-8")
     (root / "train.py").write_text(BAD_SCRIPT if bad else GOOD_SCRIPT, encoding="utf-8")

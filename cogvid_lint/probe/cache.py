@@ -42,15 +42,20 @@ _TYPES = _field_types()
 def probe_version(probe_fn_spec: str) -> str:
     """Changes whenever a probe could answer differently: the probe's sources, the
     VideoInfo layout, PyAV's version, or a different probe function (tests' stand-ins)."""
+    here = Path(__file__).parent
+    return sources_version(f"{probe_fn_spec}:{_FIELDS}", [here / name for name in (
+        "pyav.py", "mp4box.py", "ebml.py", "pixfmt.py", "info.py", "cache.py")])
+
+
+def sources_version(salt: str, sources: list[Path]) -> str:
+    """A version for facts derived by code: a hash of `salt`, of each source file (a missing
+    one counts too) and of PyAV's version, which decides what FFmpeg answers."""
     import importlib.util
 
-    digest = hashlib.sha256(f"{probe_fn_spec}:{_FIELDS}".encode())
-    here = Path(__file__).parent
-    sources = [here / "pyav.py", here / "mp4box.py", here / "ebml.py", here / "pixfmt.py", here / "info.py",
-               here / "cache.py"]
+    digest = hashlib.sha256(salt.encode())
     spec = importlib.util.find_spec("av")  # locates PyAV without importing it (~0.1 s)
     if spec is not None and spec.origin:
-        sources.append(Path(spec.origin).parent / "about.py")
+        sources = [*sources, Path(spec.origin).parent / "about.py"]
     for source in sources:
         try:
             digest.update(source.read_bytes())

@@ -371,19 +371,9 @@ _SERIES = {"indices": (int,), "means": (int, float), "p98": (int,), "stds": (int
 def content_version() -> str:
     """Changes whenever a decode could answer differently: this module's source (the
     decode, the features, their constants) and PyAV's version."""
-    import importlib.util
+    from cogvid_lint.probe.cache import sources_version
 
-    digest = hashlib.sha256(repr(_FIELDS).encode())
-    sources = [Path(__file__)]
-    spec = importlib.util.find_spec("av")
-    if spec is not None and spec.origin:
-        sources.append(Path(spec.origin).parent / "about.py")
-    for source in sources:
-        try:
-            digest.update(source.read_bytes())
-        except OSError:
-            digest.update(b"-")
-    return digest.hexdigest()[:16]
+    return sources_version(repr(_FIELDS), [Path(__file__)])
 
 
 def job_version(code_version: str, indices) -> str:

@@ -61,7 +61,22 @@ def buckets(value) -> list[tuple[int, int, int]]:
     return found
 
 
-class Finetrainers(Profile):
+class _Bucketed(Profile):
+    """A trainer of `video_resolution_buckets` (else the one training resolution)."""
+
+    def _buckets(self, settings) -> list[tuple[int, int, int]]:
+        found = buckets(self.options(settings).get("video_resolution_buckets"))
+        if not found and settings.resolution is not None:
+            r = settings.resolution
+            found = [(r.frames, r.height, r.width)]
+        return found
+
+    def target_frames(self, settings):
+        found = self._buckets(settings)
+        return max(b[0] for b in found) if found else None
+
+
+class Finetrainers(_Bucketed):
     name = "finetrainers"
     title = "finetrainers"
     launch = Launch(entry_points=("train.py", "finetrainers"), requires=("--dataset_config",),
@@ -125,12 +140,6 @@ class Finetrainers(Profile):
     def count_error(self, captions, videos):
         return f"ValueError: Number of captions ({captions}) must match number of videos ({videos})"
 
-    def _buckets(self, settings) -> list[tuple[int, int, int]]:
-        found = buckets(self.options(settings).get("video_resolution_buckets"))
-        if not found and settings.resolution is not None:
-            r = settings.resolution
-            found = [(r.frames, r.height, r.width)]
-        return found
 
     def cache_location(self, settings):
         found = (settings.trainer_options or {}).get("precomputation_path")
@@ -142,9 +151,6 @@ class Finetrainers(Profile):
             return max(fitting, key=lambda b: b[0])[0]
         return min(all_buckets, key=lambda b: abs(b[0] - n))[0]
 
-    def target_frames(self, settings):
-        found = self._buckets(settings)
-        return max(b[0] for b in found) if found else None
 
     def sample(self, frames, fps, settings):
         found = self._buckets(settings)
@@ -175,7 +181,7 @@ class Finetrainers(Profile):
         return stretch(width, height, w, h)
 
 
-class FinetrainersV0(Profile):
+class FinetrainersV0(_Bucketed):
     name = "finetrainers-v0"
     title = "finetrainers v0.0.1"
     launch = Launch(entry_points=("train.py", "finetrainers"), requires=("--data_root", "--video_resolution_buckets"),
@@ -213,17 +219,6 @@ class FinetrainersV0(Profile):
             if first and "train_resolution" not in values:
                 values["train_resolution"] = "x".join(str(n) for n in first[0])
         return found
-
-    def _buckets(self, settings):
-        found = buckets(self.options(settings).get("video_resolution_buckets"))
-        if not found and settings.resolution is not None:
-            r = settings.resolution
-            found = [(r.frames, r.height, r.width)]
-        return found
-
-    def target_frames(self, settings):
-        found = self._buckets(settings)
-        return max(b[0] for b in found) if found else None
 
     def sample(self, frames, fps, settings):
         found = self._buckets(settings)

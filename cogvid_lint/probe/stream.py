@@ -22,7 +22,75 @@ from cogvid_lint.store import StatKey, Store
 STORED_BATCH = 1024
 
 
-class ProbeStream:
+class _PooledStream:
+    """What the probe and content streams share: answers stored first (`stored`), then those
+    a pool of workers gives for `todo`; `fresh` answers go back to the store on `close()`.
+    Subclasses say what an answer is paired with (`_item`), which answers are kept (`_keep`:
+    a timeout says as much about this run's load as about the clip) and how they are stored."""
+
+    stored: list
+    todo: list
+    pool: ProbePool | None
+    total: int
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def working(self) -> bool:
+        """Whether workers are busy (a consumer may then use its own CPU meanwhile)."""
+        return self.pool is not None and not self.pool.finished
+
+    @property
+    def finished(self) -> bool:
+        return not self.stored and not self.working
+
+    def take(self, wait: bool = True) -> list:
+        """The next answers: stored ones first, then those the workers have given; with
+        `wait`, at least one unless the stream is finished."""
+        if self.stored:
+            batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
+        elif self.pool is not None:
+            batch = []
+            for index, answer in self.pool.take(wait):
+                todo = self.todo[index]
+                batch.append((self._item(todo), answer))
+                if self._keep(answer):
+                    self.fresh.append((self._key(todo), answer))
+        else:
+            batch = []
+        self.answered += len(batch)
+        return batch
+
+    def __iter__(self):
+        while not self.finished:
+            yield from self.take()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.fresh:
+            fresh, self.fresh = self.fresh, []
+            self._save(fresh)
+
+    def _item(self, todo):
+        return todo
+
+    def _key(self, todo) -> StatKey:
+        return todo
+
+    def _keep(self, answer) -> bool:
+        return "timed out" not in (getattr(answer, "error", None) or "")
+
+    def _save(self, fresh: list) -> None:
+        raise NotImplementedError
+
+
+class ProbeStream(_PooledStream):
     """(path, VideoInfo) for each of `keys` (unique paths), pulled with `take()`.
 
     `pool`: the workers to probe with; one started early (ProbePool(start=True)) is used as
@@ -52,48 +120,15 @@ class ProbeStream:
             self.pool = None
         self.answered = 0
 
-    def __enter__(self) -> ProbeStream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     @property
     def probing(self) -> bool:
-        """Whether workers are probing (a consumer may then use its own CPU meanwhile)."""
-        return self.pool is not None and not self.pool.finished
+        return self.working
 
-    @property
-    def finished(self) -> bool:
-        return not self.stored and not self.probing
+    def _item(self, key: StatKey) -> str:
+        return key.path
 
-    def take(self, wait: bool = True) -> list[tuple[str, VideoInfo]]:
-        """The next answers: stored ones first, then those the workers have given; with
-        `wait`, at least one unless the stream is finished."""
-        if self.stored:
-            batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
-        elif self.pool is not None:
-            batch = []
-            for index, info in self.pool.take(wait):
-                key = self.todo[index]
-                batch.append((key.path, info))
-                if not (info.error or "").startswith("probe timed out"):
-                    self.fresh.append((key, info))
-        else:
-            batch = []
-        self.answered += len(batch)
-        return batch
-
-    def __iter__(self):
-        while not self.finished:
-            yield from self.take()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-        if self.fresh and self.version is not None:
-            fresh, self.fresh = self.fresh, []
+    def _save(self, fresh: list) -> None:
+        if self.version is not None:
             cache.put(self.store, self.version, fresh)
 
 
@@ -111,7 +146,7 @@ class ContentJob(NamedTuple):
     rotation: int = 0
 
 
-class ContentStream:
+class ContentStream(_PooledStream):
     """(job, ContentFeatures) for each of `jobs`, pulled with `take()`, as ProbeStream does:
     from the store while the clip's stat key, the content code and the sampled frames are
     those a row was stored under (content.job_version), else decoded by a pool of workers
@@ -148,44 +183,22 @@ class ContentStream:
             self.pool.submit([(job.key.path, job.indices, job.rotation) for job in self.todo])
         self.answered = 0
 
-    def __enter__(self) -> ContentStream:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     @property
     def decoding(self) -> bool:
-        return self.pool is not None and not self.pool.finished
+        return self.working
 
-    @property
-    def finished(self) -> bool:
-        return not self.stored and not self.decoding
+    def _key(self, job: ContentJob) -> StatKey:
+        return job.key
 
     def take(self, wait: bool = True) -> list[tuple[ContentJob, object]]:
-        if self.stored:
-            batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
-        elif self.pool is not None:
-            batch = []
-            for index, item in self.pool.take(wait):
-                job = self.todo[index]
-                batch.append((job, item))
-                if "timed out" not in (getattr(item, "error", None) or ""):
-                    self.fresh.append((job.key, item))
-        else:
-            batch = []
+        batch = super().take(wait)
         self.failures += [(job.key.path, item.error) for job, item in batch if getattr(item, "error", None)]
-        self.answered += len(batch)
         return batch
 
-    def close(self) -> None:
+    def _save(self, fresh: list) -> None:
         from cogvid_lint.probe import content
 
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
-        if self.fresh and self.store.usable:
-            fresh, self.fresh = self.fresh, []
+        if self.store.usable:
             good = [(key, item) for key, item in fresh if isinstance(item, content.ContentFeatures)]
             self.store.put(content.KIND, self.versions, ((key, content.encode(item)) for key, item in good))
 

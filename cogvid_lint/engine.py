@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from cogvid_lint.bounded import echo, short
+from cogvid_lint.clip_results import CleanClips
 from cogvid_lint.catalogue import (RuleSpec, builtin_rules_dir, is_param_type, load_rules, read_rules,
                                    unfilled_placeholders)
 from cogvid_lint.discover import discover
@@ -241,7 +242,7 @@ def probe_keys(project: Project) -> tuple[list[StatKey], dict[str, list[Clip]]]:
 
 def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, probes: ProbeStream | None = None,
                clips_of: Mapping[str, list[Clip]] | None = None, *, overlap: bool = False,
-               jobs: int = 1, content_next: bool = False) -> Iterator[list[Diagnostic]]:
+               jobs: int = 1, content_next: bool = False, clean: CleanClips | None = None) -> Iterator[list[Diagnostic]]:
     """Every active rule's stamped findings, a unit of work at a time (a unit may be empty:
     the caller may look at `probes` between two, to draw progress).
 
@@ -253,13 +254,16 @@ def run_checks(active: Sequence[ActiveRule], project: Project, store: Store, pro
 
     The dataset rules whose checks read probe facts (registry.check's `probe_facts`) run
     last, once the stream is finished and every probed clip has its `info`; with
-    `content_next`, not here: after the content stage (run_content_checks)."""
+    `content_next`, not here: after the content stage (run_content_checks). `clean`: the clips
+    the video rules found nothing on in an earlier run, whose verdict still stands."""
     units = check_units(active, project, store, probes, jobs)
     if probes is None:
         yield from units
         yield from check_units(active, project, store, None, jobs, after_probes=True)
         return
-    clips = ClipChecks(active, project)
+    clips = ClipChecks(active, project, clean=clean)
+    if clean is not None:
+        clean.look_up(clip for same in clips_of.values() for clip in same)  # type: ignore[union-attr]
     later: list[Diagnostic] | None = None  # a unit computed, not handed over yet
     while not probes.finished:
         if overlap and later is None:
@@ -350,8 +354,10 @@ class ClipChecks:
     # batch, a look at the workers between two) stays small.
     CLIPS_PER_UNIT = 128
 
-    def __init__(self, active: Sequence[ActiveRule], project: Project, target: str = "video"):
+    def __init__(self, active: Sequence[ActiveRule], project: Project, target: str = "video",
+                 clean: CleanClips | None = None):
         self.rules = [rule for rule in active if rule.spec.target == target]
+        self.clean = clean  # clips whose clean verdict stands: not checked again
         # a check's context is made once per rule and dataset, not once per batch
         self._contexts = {(n, id(dataset)): RuleContext(params=rule.params, project=project, dataset=dataset,
                                                         settings=project.settings)
@@ -381,14 +387,24 @@ class ClipChecks:
         """Every video rule's stamped findings on `clips`. Checked in the order answered,
         per rule: two list lines naming one file (answered together, in list order) yield
         findings that differ only by their anchor, which finish's sort leaves as they come."""
+        clean = self.clean
         by_dataset: dict[int, list[Clip]] = {}
+        checked = []
         for clip in clips:
+            if clean is not None and clean.is_clean(clip):
+                continue
             by_dataset.setdefault(id(clip.dataset), []).append(clip)
+            checked.append(clip)
         found: list[Diagnostic] = []
         with gc_paused():
             for n, rule in enumerate(self.rules):
                 for dataset_id, subjects in by_dataset.items():
                     found += _run_rule(rule, self._contexts[n, dataset_id], subjects)
+        if clean is not None:
+            reported = {str(d.location.path) for d in found}
+            for clip in checked:
+                if str(clip.path) not in reported:
+                    clean.found_clean(clip)
         return found
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from cogvid_lint.clip_results import CleanClips
 from cogvid_lint.commands.progress import ProgressBar
 from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, content_jobs,
                                 finish, load_catalogue, matches, needs_content, needs_probes, probe_keys,
@@ -87,11 +88,14 @@ class Lint:
             keys, clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
                 early = None  # the stream owns it now
+                clean = clean_clips(active, project, store, keys, clips_of, probes.version)
                 with ProgressBar.maybe(probes, jobs, self.progress) as bar:
                     for unit in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs,
-                                           content_next=content):
+                                           content_next=content, clean=clean):
                         found.extend(unit)
                         bar.show(probes.answered)
+                if clean is not None:
+                    clean.close()
         finally:
             if early is not None:
                 early.close()
@@ -107,6 +111,15 @@ class Lint:
                 print(f"cogvid-lint: warning: {self._shown(path)}: the frames the trainer takes could not be decoded "
                       f"({why}); pixel rules skipped", file=sys.stderr)
         return apply_filters(finish(found), settings, store)
+
+
+def clean_clips(active, project, store: Store, keys, clips_of, probe_version: str | None) -> CleanClips | None:
+    """The clean-clip verdicts of earlier runs (clip_results), for a run that stores facts."""
+    if probe_version is None or not store.usable:
+        return None
+    ids = {id(clip): key for key in keys for clip in clips_of[key.path]}
+    rules = [(r.spec.code, r.severity.value, r.params) for r in active if r.spec.target == "video"]
+    return CleanClips(store, ids, project.datasets, rules, probe_version)
 
 
 # A decode of a clip's sampled frames takes up to ~10x a probe (content.md §3.1): its

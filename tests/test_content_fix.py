@@ -153,3 +153,19 @@ def test_a_start_trim_rebases_the_timestamps(tmp_path):
         stream = container.streams.video[0]
         frame = next(container.decode(stream))
         assert float(frame.pts * stream.time_base) < 0.05
+
+
+def test_a_trim_that_would_make_the_clip_worse_with_a_re_time_is_left_out(tmp_path):
+    """fix-speed re-times the 96 frames to 32 at 8 fps; with the frozen tail trimmed too the
+    clip would keep 10 frames (CVL102, an error): the judge keeps the crop and the re-time,
+    and leaves the trim out, saying why."""
+    _project(tmp_path, {"fz.mp4": ("frozen_tail", {"frame": 30, "seed": 3})})
+    (tmp_path / "cogvid-lint.yaml").write_text("fix-speed: true\n")
+    diff = _run(tmp_path, "--diff", "--unsafe-fixes").stdout
+    assert "# will not trim data/v/fz.mp4: it would add CVL102 too-few-frames" in diff
+    assert "rewrite data/v/fz.mp4: 320x180 → crop 270x180 (not upscaled to 720x480) → 24 fps → 8 fps (32 frames)" in diff
+    run = _run(tmp_path, *FIX, "--output-format", "concise")
+    assert "Not applied: the trim of data/v/fz.mp4" in run.stdout + run.stderr
+    info = probe(tmp_path / "data" / "v" / "fz.mp4")
+    assert (info.width, info.height, info.frames) == (270, 180, 32)
+    assert "CVL102" not in _codes(_lint(tmp_path), "fz.mp4")

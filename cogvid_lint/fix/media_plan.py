@@ -7,6 +7,7 @@ Pure arithmetic (no media library): a plan is carried in the finding's fix, show
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass, field, replace
@@ -160,22 +161,31 @@ class Rewrite:
     retime_ids: list[int] = field(default_factory=list)
     bars: dict | None = None  # the picture inside black bars, cropped before the aspect crop
     trim: dict | None = None  # the frames kept: every trim planned, intersected
-    other_ids: list[int] = field(default_factory=list)  # the bars crop and the trims
-    settles: list = field(default_factory=list)  # the findings the plans fix (the judge credits them)
+    bars_ids: list[int] = field(default_factory=list)
+    trim_ids: list[int] = field(default_factory=list)
+    # (part, finding) the plans fix: the judge credits them as removed
+    fixes: list[tuple[str, Diagnostic]] = field(default_factory=list)
+
+    PARTS = ("bars", "crop", "retime", "trim")
 
     @property
     def op_ids(self) -> list[int]:
-        return self.crop_ids + self.retime_ids + self.other_ids
+        return self.crop_ids + self.retime_ids + self.bars_ids + self.trim_ids
+
+    @property
+    def settles(self) -> list[Diagnostic]:
+        return [diagnostic for _, diagnostic in self.fixes]
 
     def add(self, op: RewriteMedia, diagnostic=None) -> None:
         plan = dict(op.plan)
-        if diagnostic is not None and isinstance(diagnostic, Diagnostic):
-            self.settles.append(diagnostic)
+        part = {"crop-bars": "bars", "trim": "trim", "crop-resize": "crop", "retime": "retime"}.get(plan.get("kind"))
+        if part is not None and isinstance(diagnostic, Diagnostic):
+            self.fixes.append((part, diagnostic))
         if plan.get("kind") == "crop-bars":
-            self.other_ids.append(id(op))
+            self.bars_ids.append(id(op))
             self.bars = self.bars or plan
         elif plan.get("kind") == "trim":
-            self.other_ids.append(id(op))
+            self.trim_ids.append(id(op))
             if self.trim is None:
                 self.trim = plan
             else:  # both cuts: the frames every trim keeps
@@ -191,14 +201,25 @@ class Rewrite:
         else:
             self.crop_ids.append(id(op))  # a plan this version does not know: job() refuses it
 
+    def _only(self, parts: Sequence[str]) -> Rewrite:
+        """The rewrite of these parts alone (bars, crop, retime, trim)."""
+        out = Rewrite(self.path, self.root)
+        for name in parts:
+            setattr(out, name, getattr(self, name))
+            setattr(out, f"{name}_ids", list(getattr(self, f"{name}_ids")))
+        out.fixes = [(part, d) for part, d in self.fixes if part in parts]
+        return out
+
     def parts(self) -> list[tuple[Rewrite, Rewrite]]:
-        """(one part, the other): the crop alone and the re-time alone, when both are planned
-        (else none) — what is left to try when the whole rewrite would make the clip worse."""
-        if self.crop is None or self.retime is None or self.bars is not None or self.trim is not None:
-            return []
-        crop = Rewrite(self.path, self.root, crop=self.crop, crop_ids=list(self.crop_ids))
-        retime = Rewrite(self.path, self.root, retime=self.retime, retime_ids=list(self.retime_ids))
-        return [(crop, retime), (retime, crop)]
+        """(some parts, the rest): every proper subset of the planned parts, the largest first
+        (in the order bars, crop, re-time, trim: the crop alone before the re-time alone) —
+        what is left to try when the whole rewrite would make the clip worse."""
+        planned = [name for name in self.PARTS if getattr(self, name) is not None]
+        out = []
+        for size in range(len(planned) - 1, 0, -1):
+            for chosen in itertools.combinations(planned, size):
+                out.append((self._only(chosen), self._only([n for n in planned if n not in chosen])))
+        return out
 
     def what(self) -> str:
         return " and ".join(name for name, plan in (("bar crop", self.bars), ("crop", self.crop),

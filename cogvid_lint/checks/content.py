@@ -13,6 +13,7 @@ from cogvid_lint.checks.common import clip_finding
 from cogvid_lint.discover.project import Clip, Dataset
 from cogvid_lint.findings import Finding
 from cogvid_lint.registry import RuleContext, check
+from cogvid_lint.settings import Options
 
 
 def _features(clip: Clip):
@@ -23,6 +24,33 @@ def _features(clip: Clip):
 def _black(item, black_luma: int) -> list[bool]:
     """Per frame: black as FFmpeg's blackdetect says (98 % of pixels at most `black_luma`)."""
     return [p <= black_luma for p in item.p98]
+
+
+def _crf(ctx: RuleContext) -> int:
+    return (ctx.settings.options if ctx.settings is not None else Options()).fix_crf
+
+
+def _keeps_enough(clip: Clip, kept: int) -> bool:
+    """Whether a clip trimmed to `kept` frames still gives the trainer a whole sample: at
+    least its target frame count, nothing padded, no trainer error (else: drop the clip)."""
+    dataset = clip.dataset
+    target = dataset.profile.target_frames(dataset.settings)
+    if target is None or kept < target:
+        return False
+    sample = dataset.sample(kept, clip.info.fps)
+    return sample.padded == 0 and sample.crash is None
+
+
+def _trim(clip: Clip, ctx: RuleContext, first: int, last: int, why: str):
+    """The unsafe trim to source frames first..last, when that keeps enough frames (else None)."""
+    info = clip.info
+    if info is None or info.error is not None or not 0 <= first <= last < info.frames:
+        return None
+    if (first, last) == (0, info.frames - 1) or not _keeps_enough(clip, last - first + 1):
+        return None
+    from cogvid_lint.fix.media_plan import trim_fix
+
+    return trim_fix(clip, first, last, why, crf=_crf(ctx))
 
 
 def _seconds(frames: int, fps: float | None) -> str:
@@ -41,10 +69,25 @@ def scene_cut(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         return
     p = ctx.params
     black = _black(item, p["black_luma"])
-    for k in _cuts(item.diffs, item.hists, black, p["min_diff"], p["diff_ratio"], p["min_hist"], p["hist_ratio"]):
+    cuts = _cuts(item.diffs, item.hists, black, p["min_diff"], p["diff_ratio"], p["min_hist"], p["hist_ratio"])
+    if cuts:  # one finding a clip: the first cut is the one named
+        k = cuts[0]
         yield clip_finding(clip, {"before": item.indices[k], "after": item.indices[k + 1],
-                                  "taken": len(item.indices)})
-        return  # one finding a clip: the first cut is the one to trim at
+                                  "taken": len(item.indices)}, fix=_shot_fix(clip, ctx, item.indices, cuts))
+
+
+def _shot_fix(clip: Clip, ctx: RuleContext, idx: Sequence[int], cuts: Sequence[int]):
+    """Trim to the longest shot that keeps enough frames. A cut lies between two taken
+    frames: each shot is bounded by the taken frames on its side of the cuts, and the last
+    one ends at the last taken frame (past it nothing was looked at: it may cut again)."""
+    starts = [0] + [idx[k + 1] for k in cuts]
+    ends = [idx[k] for k in cuts] + [idx[-1]]
+    shots = sorted(zip(starts, ends), key=lambda shot: (shot[0] - shot[1], shot[0]))
+    for first, last in shots:
+        fix = _trim(clip, ctx, first, last, "the longest shot")
+        if fix is not None:
+            return fix
+    return None
 
 
 def _cuts(diffs: Sequence[float], hists: Sequence[float], black: Sequence[bool], min_diff: float,
@@ -108,7 +151,24 @@ def black_bars(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     content_h = round(full_h * (1 - shares["top"] - shares["bottom"]))
     text = ", ".join(f"{side} {round(100 * share)}%" for side, share in sides.items())
     yield clip_finding(clip, {"kind": kind, "sides": text, "width": full_w, "height": full_h,
-                              "content_width": content_w, "content_height": content_h})
+                              "content_width": content_w, "content_height": content_h},
+                       fix=_bars_fix(clip, ctx, (top, bottom, left, right), (w, h)))
+
+
+def _bars_fix(clip: Clip, ctx: RuleContext, sides: tuple[int, int, int, int], reduced: tuple[int, int]):
+    """Crop to the picture inside the bars; for a trainer that stretches every clip to its
+    size, the aspect crop-resize to that size follows in the same re-encode."""
+    info = clip.info
+    if info is None or info.error is not None or info.width <= 0 or info.height <= 0:
+        return None
+    from cogvid_lint.fix.media_plan import bars_fix, content_box
+
+    box = content_box(sides, reduced, (info.width, info.height))
+    if box is None:
+        return None
+    resize = clip.dataset.resize(box[2], box[3], info.frames)
+    target = (resize.width, resize.height) if resize is not None and resize.mode == "stretch" else None
+    return bars_fix(clip, box, target, crf=_crf(ctx))
 
 
 def frozen_steps(item, max_diff: float, max_diff_sigma: float, max_changed: float) -> list[bool]:
@@ -150,10 +210,13 @@ def frozen_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
         return
     length = best[1] - best[0]
     if length and fps and length / fps >= p["min_seconds"]:
-        where = "frozen tail" if best[1] == idx[-1] else "frozen"
+        tail = best[1] == idx[-1]
+        where = "frozen tail" if tail else "frozen"
+        # the tail trimmed: the first frozen frame is kept, the frames that repeat it go
+        fix = _trim(clip, ctx, 0, best[0], "the frozen tail cut off") if tail else None
         yield clip_finding(clip, {"what": f"{where}: frames {best[0]}-{best[1]} ({_seconds(length, fps)}) "
                                           "show the same picture", "frames": length,
-                                  "seconds": _seconds(length, fps)})
+                                  "seconds": _seconds(length, fps)}, fix=fix)
 
 
 @check("content.black_frames", args=("what", "seconds"))
@@ -176,9 +239,14 @@ def black_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     for n, frames, where in ((lead, idx[lead] - idx[0], "starts"), (tail, idx[-1] - idx[-1 - tail], "ends")):
         if n and fps and frames / fps >= p["min_seconds"]:
             span = f"frames {idx[0]}-{idx[lead - 1]}" if where == "starts" else f"frames {idx[-tail]}-{idx[-1]}"
+            # cut at the taken frames on either side of the black: no black frame is kept
+            if where == "starts":
+                fix = _trim(clip, ctx, idx[lead], clip.info.frames - 1, "the black start cut off")
+            else:
+                fix = _trim(clip, ctx, 0, idx[-1 - tail], "the black tail cut off")
             yield clip_finding(clip, {"what": f"{where} with {_seconds(frames, fps)} of black ({span}, "
                                               f"{n} of the {len(idx)} frames the trainer takes)",
-                                      "seconds": _seconds(frames, fps)})
+                                      "seconds": _seconds(frames, fps)}, fix=fix)
 
 
 @check("content.black_first_frame", args=("frame",))

@@ -41,7 +41,12 @@ class RewriteJudge:
         job = rewrite.job(info)
         if isinstance(job, str):
             return None  # the plan no longer fits the clip: the applier refuses it, saying why
-        return worse(self._findings(clip, info), self._findings(clip, predicted_info(job, info)))
+        before = list(self._findings(clip, info))
+        # the findings the rewrite is planned for count as removed, though the judging rules
+        # (the video rules, on probe facts) may not be among their rules (a CVL5 pixel rule)
+        had = {d.code for d in before}
+        before += [d for d in rewrite.settles if d.code not in had]
+        return worse(before, self._findings(clip, predicted_info(job, info)))
 
     def _clip(self, path: Path) -> Clip | None:
         project = self._project()

@@ -7,6 +7,7 @@ crop and a re-time is decoded and encoded once. av is imported by the caller's f
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,6 +29,10 @@ class Job:
     frames: int  # frames the output must hold
     crf: int
     muxer: str
+    # A trim: only source frames first_frame..last_frame (decoded order, inclusive) are kept,
+    # and the first kept one starts at time 0 (None: to the last frame).
+    first_frame: int = 0
+    last_frame: int | None = None
 
 
 def muxer_for(path: Path) -> str | None:
@@ -105,7 +110,8 @@ def transcode(src: Path, dst: Path, job: Job, on_frame: Callable[[int], None] | 
         graph = _Graph(av, stream, job)
         with av.open(os.fspath(dst), "w", format=job.muxer) as out:
             writer = _Writer(av, out, job, stream)
-            frames = _retimed(inp.decode(stream), job, stream.time_base) if job.fps else _kept(inp.decode(stream))
+            decoded = _trimmed(inp.decode(stream), job)
+            frames = _retimed(decoded, job, stream.time_base) if job.fps else _kept(decoded, job.first_frame > 0)
             last, filtered = None, []
             for frame, pts in frames:
                 if frame is not last:  # a frame repeated by re-timing is filtered once
@@ -141,9 +147,24 @@ class _Writer:
             self.out.mux(self.enc.encode(None))
 
 
-def _kept(decoded):
+def _trimmed(decoded, job: Job):
+    """The decoded frames the job keeps; decoding stops past the last one."""
+    if job.first_frame <= 0 and job.last_frame is None:
+        yield from decoded
+        return
+    stop = None if job.last_frame is None else job.last_frame + 1
+    yield from itertools.islice(decoded, max(0, job.first_frame), stop)
+
+
+def _kept(decoded, rebase: bool = False):
+    """(frame, pts); with `rebase` (a clip trimmed at its start), the first kept frame's pts
+    is subtracted so the clip still starts at 0 (else players hold its first frame)."""
+    start = None
     for index, frame in enumerate(decoded):
-        yield frame, frame.pts if frame.pts is not None else index
+        pts = frame.pts if frame.pts is not None else index
+        if start is None:
+            start = pts if rebase else 0
+        yield frame, pts - start
 
 
 def _retimed(decoded, job: Job, time_base: Fraction):

@@ -208,10 +208,30 @@ def _sequential(container, vs, wanted: list[int], keep) -> None:
 def _skipping(container, vs, cc, wanted: list[int], rank: dict, keep) -> None:
     """In order, the packets of unsampled frames decoded with skip_frame=NONREF (a frame
     another refers to is decoded all the same); frames known by their timestamp's rank."""
+    _decode_wanted(container, vs, cc, set(wanted), rank, keep)
+
+
+def _seeking(container, vs, wanted: list[int], rank: dict, by_rank: dict, key_ranks: list[int], keep) -> None:
+    """One seek per GOP that holds wanted frames, decoding forward inside it, the packets of
+    unwanted non-reference frames skipped as in _skipping."""
+    from bisect import bisect_right
+
+    groups: dict[int, list[int]] = {}
+    for w in wanted:
+        at = bisect_right(key_ranks, w) - 1
+        groups.setdefault(key_ranks[at] if at >= 0 else key_ranks[0], []).append(w)
+    cc = vs.codec_context
+    for key_rank, members in groups.items():
+        container.seek(by_rank[key_rank], stream=vs, backward=True, any_frame=False)
+        _decode_wanted(container, vs, cc, set(members), rank, keep)
+
+
+def _decode_wanted(container, vs, cc, todo: set[int], rank: dict, keep) -> None:
+    """Decode forward from where the container stands until every frame of `todo` (ranks)
+    is kept or the stream ends; packets of frames not wanted are decoded only when another
+    frame refers to them (skip_frame=NONREF)."""
     import av
 
-    todo = set(wanted)
-    left = len(todo)
     for pkt in container.demux(vs):
         if pkt.size > 0:
             ts = pkt.pts if pkt.pts is not None else pkt.dts
@@ -225,40 +245,8 @@ def _skipping(container, vs, cc, wanted: list[int], rank: dict, keep) -> None:
             if r in todo:
                 todo.discard(r)
                 keep(frame, r)
-                left -= 1
-        if not left:
+        if not todo or pkt.size <= 0:
             return
-
-
-def _seeking(container, vs, wanted: list[int], rank: dict, by_rank: dict, key_ranks: list[int], keep) -> None:
-    """One seek per GOP that holds wanted frames, decoding forward inside it, the packets of
-    unwanted non-reference frames skipped as in _skipping."""
-    import av
-    from bisect import bisect_right
-
-    groups: dict[int, list[int]] = {}
-    for w in wanted:
-        at = bisect_right(key_ranks, w) - 1
-        groups.setdefault(key_ranks[at] if at >= 0 else key_ranks[0], []).append(w)
-    cc = vs.codec_context
-    for key_rank, members in groups.items():
-        todo = set(members)
-        container.seek(by_rank[key_rank], stream=vs, backward=True, any_frame=False)
-        for pkt in container.demux(vs):
-            if pkt.size > 0:
-                ts = pkt.pts if pkt.pts is not None else pkt.dts
-                cc.skip_frame = "DEFAULT" if rank.get(ts) in todo else "NONREF"
-            try:
-                decoded = cc.decode(pkt if pkt.size > 0 else None)
-            except av.error.FFmpegError:
-                continue
-            for frame in decoded:
-                r = rank.get(frame.pts)
-                if r in todo:
-                    todo.discard(r)
-                    keep(frame, r)
-            if not todo or (pkt.size <= 0):
-                break
 
 
 def _frames(container, vs):

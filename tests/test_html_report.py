@@ -89,6 +89,8 @@ class _Page(HTMLParser):
         if tag == "img" and self.findings:
             self.findings[-1]["strip"] = attrs.get("data-strip")
             self.findings[-1]["size"] = (int(attrs["width"]), int(attrs["height"]))
+        if tag == "figcaption" and self.findings:
+            self.findings[-1]["labels"] = attrs["data-l"].split("|")
         if tag == "pre" and "src" in classes and self.findings:
             self.findings[-1]["src"] = True
         self._in_style = tag == "style"
@@ -102,8 +104,6 @@ class _Page(HTMLParser):
             self.findings[-1]["where"] = data
         if self._in_style:
             self.styles.append(data)
-        elif self.findings and self.lasttag == "span" and data.startswith("#"):
-            self.findings[-1]["labels"].append(data)
 
 
 def _parse(text: str) -> _Page:
@@ -181,7 +181,7 @@ def test_the_report_in_chromium(made):
     url = (root / "report.html").as_uri()
     with browser_page() as (page, requested):
         page.goto(url)
-        page.wait_for_function("document.documentElement.dataset.ready === '1'")
+        page.wait_for_function("() => document.documentElement.dataset.ready === '1'")
         total = page.locator(".f").count()
         assert total > 5
         assert page.inner_text("#shown") == f"{total} of {total} findings shown"
@@ -197,6 +197,9 @@ def test_the_report_in_chromium(made):
             return out;
         }""")
         assert loaded and all(w > 0 and h > 0 for _, w, h in loaded), loaded
+        # shown, each strip's labels stand under its tiles
+        labels = page.evaluate("Array.from(document.querySelectorAll('figcaption')).map(c => c.children.length)")
+        assert labels and all(n > 0 for n in labels)
 
         def visible(selector: str) -> list[bool]:
             return page.evaluate(f"Array.from(document.querySelectorAll({selector!r})).map(e => e.offsetParent !== null)")

@@ -27,7 +27,7 @@ MOST = 8  # tiles in a strip: enough to see a cut, a freeze, bars or a squash at
 TILE_H = 45  # px; a 16:9 clip's tile is 80x45
 TILE_MAX_W = 120  # a very wide clip is bounded by its width instead
 TILE_MIN = 8
-JPEG_QUALITY = 70
+JPEG_QUALITY = 60  # at 45 px high the tiles read the same; 10,000 strips: 1/4 less to parse
 
 
 @dataclass(frozen=True)

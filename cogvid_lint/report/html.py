@@ -59,6 +59,7 @@ pre.src i{font-style:normal;color:var(--dim);user-select:none}
 
 SCRIPT = """
 (function(){
+performance.mark('cvl-script');
 var strips=JSON.parse(document.getElementById('strips').textContent);
 var counts=JSON.parse(document.getElementById('counts').textContent);
 var sheet=document.getElementById('hidden');
@@ -74,7 +75,9 @@ function update(){
   load();
 }
 boxes.forEach(function(b){b.addEventListener('change',update);});
-function show(img){var s=strips[img.dataset.strip];if(s&&!img.src){img.src=s;}}
+function show(img){var s=strips[img.dataset.strip];if(s&&!img.src){img.src=s;}
+  var cap=img.nextElementSibling;if(cap&&cap.dataset.l&&!cap.firstChild){
+    cap.dataset.l.split('|').forEach(function(t){var e=document.createElement('span');e.textContent=t;cap.appendChild(e);});}}
 var seen=('IntersectionObserver' in window)?new IntersectionObserver(function(es){
   es.forEach(function(e){if(e.isIntersecting){show(e.target);seen.unobserve(e.target);}});
 },{rootMargin:'800px 0px'}):null;
@@ -82,6 +85,7 @@ function load(){document.querySelectorAll('img[data-strip]:not([src])').forEach(
   if(seen)seen.observe(i);else show(i);});}
 update();
 document.documentElement.dataset.ready='1';
+performance.mark('cvl-ready');
 })();
 """
 
@@ -96,8 +100,9 @@ def _seconds(value: float | None) -> str:
 
 def _strip(pictures: ClipPictures, key: str, shown_path: str) -> str:
     w, h = pictures.tile
-    labels = "".join(f'<span title="position {f.position} in the sample">#{f.index}{_seconds(f.seconds)}</span>'
-                     for f in pictures.frames)
+    # the labels under the tiles become elements only when the strip is shown (the script):
+    # 10,000 findings x 8 labels would be 80,000 elements to build before the page is ready
+    labels = _text("|".join(f"#{f.index}{_seconds(f.seconds)}" for f in pictures.frames))
     problem = f'<p class="dim">{_text(pictures.problem)}</p>' if pictures.problem else ""
     if not pictures.jpeg:
         return (f'<p class="dim">the trainer takes {_text(pictures.sample)}; '
@@ -105,7 +110,7 @@ def _strip(pictures: ClipPictures, key: str, shown_path: str) -> str:
     return (f'<figure><p class="dim">the trainer takes {_text(pictures.sample)}; shown:</p>'
             f'<img data-strip="{key}" width="{w * len(pictures.frames)}" height="{h}" '
             f'alt="{len(pictures.frames)} frames of {_text(shown_path)}">'
-            f'<figcaption style="--w:{w}px">{labels}</figcaption>{problem}</figure>')
+            f'<figcaption style="--w:{w}px" data-l="{labels}"></figcaption>{problem}</figure>')
 
 
 def _excerpt(lines: tuple[tuple[int, str], ...], at: int) -> str:

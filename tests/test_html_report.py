@@ -291,3 +291,30 @@ def test_a_clip_that_does_not_decode_is_said_in_the_report(tmp_path):
     page = _parse(text)
     assert {f["where"] for f in page.findings if f["strip"]} == {f"data/videos/{n}.mp4" for n in ("short", "wide", "turned")}
     assert len(_strips(text)) == 3
+
+
+def test_hostile_text_stays_text(tmp_path):
+    """A clip's name and a message are text: markup in them never becomes an element, a
+    script end or a request (rendered in-process from a RunResult, as the command does)."""
+    from cogvid_lint.findings import Diagnostic, Location, Severity
+    from cogvid_lint.pictures import ClipPictures, StripFrame
+    from cogvid_lint.report.html import render
+    from cogvid_lint.report.result import RunResult
+
+    evil = '</script><img src="http://example.invalid/x.png"><!--'
+    clip = tmp_path / f"v{evil.replace('/', '_')}.mp4"
+    strip = thumbs.compose(str(clip), (0,), (8, 8), {0: np.zeros((8, 8, 3), np.uint8)})
+    result = RunResult(
+        diagnostics=[Diagnostic("CVL104", "dropped-frames", Severity.INFO, f"message {evil}", Location(clip)),
+                     Diagnostic("CVL401", "decord-before-torch", Severity.ERROR, evil, Location(tmp_path / "t.py", 1))],
+        rules=[], cwd=tmp_path, clip_codes=frozenset({"CVL104"}),
+        pictures={str(clip): ClipPictures(strip.jpeg, (8, 8), (StripFrame(0, 0, 0.0),), f"1 frame {evil}")},
+        excerpts={(str(tmp_path / "t.py"), 1): ((1, evil),)})
+    text = render(result)
+    page = _parse(text)
+    assert not [a for a in page.attributes if a[1] in ("src", "href") and "example.invalid" in a[2]]
+    assert [tag for tag, name, _ in page.attributes if tag == "img" and name == "data-strip"] == ["img"]
+    assert sum(1 for tag, name, _ in page.attributes if tag == "img" and name == "width") == 1  # no other <img>
+    assert text.count("</script>") == 3  # the two JSON blocks and the script, nothing from the data
+    assert "<img src=" not in text and text.count("<!--") == 0
+    assert json.loads(re.search(r'id="strips">(.*?)</script>', text, re.S)[1])["c0"].startswith("data:image/jpeg")

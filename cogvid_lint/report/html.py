@@ -215,6 +215,6 @@ def _finding(d: Diagnostic, result: RunResult, strip_ids: dict[str, str], strips
 
 
 def _json(value: object) -> str:
-    """JSON safe inside <script>: no `</` (it would end the element), no U+2028/9."""
-    return (json.dumps(value, separators=(",", ":"), ensure_ascii=True)
-            .replace("</", "<\\/").replace("<!--", "<\\!--"))
+    """JSON safe inside <script>: no `<` at all (`</script>` would end the element, `<!--`
+    change how it is parsed), written as the JSON escape \\u003c; ASCII only."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True).replace("<", "\\u003c")

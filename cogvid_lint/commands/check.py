@@ -210,7 +210,7 @@ def run_check(args: argparse.Namespace) -> int:
     if diagnostics is None:
         return 0
     result = RunResult(
-        notes=notes if fmt in ("full", "concise") else (),
+        notes=notes if fmt in ("full", "concise", "html") or args.html_report else (),
         diagnostics=diagnostics,
         rules=[rule.spec for rule in lint.active],
         settings=lint.settings,

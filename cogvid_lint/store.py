@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 DIR_NAME = ".cogvid_lint_cache"
 DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 8  # 8: rows checksummed with CRC-32
-KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips")
+SCHEMA = 9  # 8: rows checksummed with CRC-32; 9: thumbnail strips (kind thumbs)
+KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900

@@ -82,13 +82,38 @@ def warm_up() -> None:
 
 
 def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
-            mode: str | None = None) -> ContentFeatures:
-    """The features of `path`'s frames at `indices` (any order, repeats allowed); never raises."""
+            mode: str | None = None, strip: tuple | None = None):
+    """The features of `path`'s frames at `indices` (any order, repeats allowed); never raises.
+
+    `strip` = (chosen indices, tile width, tile height): also the report's thumbnail strip
+    of those frames (thumbs.py), made from the same decode; the answer is then the pair
+    (ContentFeatures, ThumbStrip)."""
+    if strip is None:
+        return _content(path, indices, rotation, mode)
+    from cogvid_lint.probe import thumbs
+
+    chosen, size = tuple(int(i) for i in strip[0]), (int(strip[1]), int(strip[2]))
+    tiles: dict = {}
+    wanted = set(chosen)
+
+    def also(frame, r: int) -> None:
+        if r in wanted and r not in tiles:
+            tiles[r] = thumbs.tile(frame, size, int(rotation) % 360)
+
+    features = _content(path, indices, rotation, mode, also)  # chosen: a subset of indices
+    try:
+        made = thumbs.compose(path, chosen, size, tiles) if chosen else thumbs.ThumbStrip(path, error="no frames")
+    except Exception as exc:  # noqa: BLE001 - the features stand without their strip
+        made = thumbs.ThumbStrip(path, error=f"strip failed: {type(exc).__name__}: {exc}"[:300])
+    return features, made
+
+
+def _content(path: str, indices, rotation: int = 0, mode: str | None = None, also=None) -> ContentFeatures:
     try:
         wanted = sorted({int(i) for i in indices if int(i) >= 0})
         if not wanted:
             return ContentFeatures(path=path, error="no frames to decode")
-        frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode)
+        frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode, also)
         if not frames:
             return ContentFeatures(path=path, error="no sampled frame decodes", mode=mode)
         if len(got) < len(wanted):
@@ -122,9 +147,10 @@ def _open(av, path: str):
     return container, _pick_stream(container)
 
 
-def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None):
+def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None, also=None):
     """(gray frames, their indices, mode): the frames at `wanted` that decode, in order.
-    `mode` forces seek, nonref or seq where the clip allows it (tests compare them)."""
+    `mode` forces seek, nonref or seq where the clip allows it (tests compare them);
+    `also(frame, index)` sees each kept frame as decoded (the report's thumbnails)."""
     import av
     import numpy as np
     from av.video.reformatter import VideoReformatter
@@ -162,6 +188,8 @@ def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None
         scaler = VideoReformatter()  # one for every frame: its scaling context is made once
 
         def keep(frame, r: int) -> None:
+            if also is not None:
+                also(frame, r)
             if not shape:
                 shape.extend(_reduced(frame.width, frame.height, rotation))
             img = reduce_frame(scaler, frame, shape[0], shape[1])

@@ -38,7 +38,8 @@ def resolve_probe_fn(spec: str) -> ProbeFn:
 
 
 def probe_failed(job: Any, reason: str) -> VideoInfo:
-    return VideoInfo(path=job, error=reason)
+    # a remote clip's job is (path, size, spec): see probe.pyav.probe
+    return VideoInfo(path=job[0] if isinstance(job, tuple) else job, error=reason)
 
 
 def resolve_failure(spec: str) -> FailFn:

@@ -25,18 +25,22 @@ from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
 from cogvid_lint.discover.project import Project
 from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
+from cogvid_lint.remote.urls import is_remote, is_url, to_url
 from cogvid_lint.suppress import apply_filters
 
 
 
 def cli_options(args: argparse.Namespace) -> CliOptions:
-    for path in args.paths:  # a mistyped PATH must not lint nothing and pass
+    # a URL given as PATH (s3://bucket/data) is a data root, linted with the project here
+    urls = tuple(path for path in args.paths if is_url(path))
+    paths = tuple(path for path in args.paths if not is_url(path))
+    for path in paths:  # a mistyped PATH must not lint nothing and pass
         if not os.path.lexists(path):
             raise UsageError(missing_path(path))
     return CliOptions(
-        paths=tuple(args.paths) or (".",),
+        paths=paths or (".",),
         config=args.config,
-        data_roots=tuple(args.data_root),
+        data_roots=tuple(args.data_root) + urls,
         dataset={key: getattr(args, key) for key in DATASET_KEYS if getattr(args, key) is not None},
         select=args.select,
         ignore=args.ignore,
@@ -86,7 +90,8 @@ class Lint:
         try:
             project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = probe_keys(project)
-            with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
+            with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early,
+                             remote=options.remote_spec()) as probes:
                 early = None  # the stream owns it now
                 clean = clean_clips(active, project, store, keys, clips_of, probes.version)
                 with ProgressBar.maybe(probes, jobs, self.progress) as bar:
@@ -128,6 +133,8 @@ CONTENT_TIMEOUT_FACTOR = 4
 
 
 def _relative(path: str, root: Path) -> str:
+    if is_remote(path):
+        return to_url(path)
     try:
         return os.path.relpath(path, root)
     except ValueError:

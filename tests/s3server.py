@@ -23,6 +23,12 @@ class Request:
     sent: int = 0  # body bytes of the answer
 
 
+def _counted(body, req: Request):
+    for chunk in body:
+        req.sent += len(chunk)
+        yield chunk
+
+
 @dataclass
 class S3Server:
     log: list[Request] = field(default_factory=list)
@@ -51,9 +57,7 @@ class S3Server:
                 start_response("403 Forbidden", [("Content-Type", "application/xml"),
                                                   ("Content-Length", str(len(body)))])
                 return [body]
-            for chunk in app(environ, start_response):
-                req.sent += len(chunk)
-                yield chunk
+            return _counted(app(environ, start_response), req)
 
         self._server = make_server("127.0.0.1", 0, counting, threaded=True, request_handler=MotoRequestHandler)
         host, port = self._server.server_address[:2]

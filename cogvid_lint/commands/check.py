@@ -132,6 +132,16 @@ def clean_clips(active, project, store: Store, keys, clips_of, probe_version: st
 CONTENT_TIMEOUT_FACTOR = 4
 
 
+def _local_fixes_only(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The findings with the fixes that would change a remote object taken off."""
+    import dataclasses
+
+    def remote(fix) -> bool:
+        return any(is_remote(op.path) for op in fix.operations)
+
+    return [dataclasses.replace(d, fix=None) if d.fix is not None and remote(d.fix) else d for d in diagnostics]
+
+
 def _relative(path: str, root: Path) -> str:
     if is_remote(path):
         return to_url(path)
@@ -185,10 +195,16 @@ def run_check(args: argparse.Namespace) -> int:
         from cogvid_lint.fix.driver import run_fixes
         from cogvid_lint.fix.recovery import recover
 
+        remote = sorted({to_url(ds.data_root) for ds in lint.datasets if is_remote(ds.data_root)})
+        if remote:  # said once: their findings are reported, nothing in a store is changed
+            print(f"cogvid-lint: warning: {', '.join(remote)}: fixes need a local data root; "
+                  "nothing in object storage is changed (lint a local copy to fix it)", file=sys.stderr)
+        local = [ds.data_root for ds in lint.datasets if not is_remote(ds.data_root)]
         # a media fix run killed earlier: finish its verified clips, drop its temp files
-        recovered = recover([ds.data_root for ds in lint.datasets], finish=True) if lint.datasets else []
+        recovered = recover(local, finish=True) if local else []
         notes += recovered
-        outcome = run_fixes(lint.run, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
+        lint_once = (lambda: _local_fixes_only(lint.run())) if remote else lint.run
+        outcome = run_fixes(lint_once, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
         diagnostics = outcome.remaining
         notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
                      f"({len(diagnostics)} remaining).")

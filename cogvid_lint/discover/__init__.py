@@ -26,7 +26,7 @@ def discover(settings: Settings, *, python: bool = True, datasets: Sequence[Data
     """The project: `datasets` (resolved: discover.datasets) loaded, the Python files found
     when `python`. `store`: where facts derived from the project's files are kept."""
     project = Project(root=settings.root, settings=settings, store=store)
-    sources = data_sources(settings, datasets)
+    sources = data_sources(settings, datasets, store)
     try:
         project.datasets = [_only(load_dataset(ds, sources.get(ds.data_root))) if ds.clips_only
                             else load_dataset(ds, sources.get(ds.data_root)) for ds in datasets]
@@ -44,7 +44,7 @@ def discover(settings: Settings, *, python: bool = True, datasets: Sequence[Data
     return project
 
 
-def data_sources(settings: Settings, datasets: Sequence[DatasetSettings]) -> dict[Path, object]:
+def data_sources(settings: Settings, datasets: Sequence[DatasetSettings], store: Store | None = None) -> dict[Path, object]:
     """A RemoteFiles (one listing) for each data root in an object store; ConfigError, one
     line each, for those that cannot be listed (unreachable, no bucket, access denied, the
     filesystem's extra not installed)."""
@@ -62,7 +62,7 @@ def data_sources(settings: Settings, datasets: Sequence[DatasetSettings]) -> dic
     problems = []
     for root in remote:
         try:
-            found[root] = RemoteFiles(root, spec)
+            found[root] = RemoteFiles(root, spec, store)
         except RemoteError as exc:
             problems.append(str(exc))
     if problems:

@@ -37,7 +37,7 @@ def load_dataset(settings: DatasetSettings, files: Any = None) -> Dataset:
     layout = settings.layout
     if layout == "auto":
         layout = profile.layout if profile.layout != "cogvideo" else _detect_layout(root, settings, files)
-    dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile)
+    dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile, files=files)
     if files.remote and layout != "cogvideo":
         from cogvid_lint.remote.access import RemoteError
 
@@ -213,6 +213,9 @@ class LocalFiles(RealPaths):
 
     def read_manifest(self, path: Path, keep_blank: bool = False):
         return read_manifest(path, keep_blank)
+
+    def listdir(self, folder: Path) -> list[str]:
+        return os.listdir(folder)
 
 
 def _join(base: str, name: str) -> str:

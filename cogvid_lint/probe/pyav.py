@@ -19,7 +19,7 @@ import os
 import stat
 from fractions import Fraction
 from operator import sub
-from typing import Any, BinaryIO, Callable, NamedTuple
+from typing import BinaryIO, Callable, NamedTuple
 
 from cogvid_lint.probe.ebml import PatchedFile, lenient_patches
 from cogvid_lint.probe.info import VideoInfo
@@ -76,17 +76,12 @@ class SparseMedia(NamedTuple):
     open: Callable[[], BinaryIO]
 
 
-def probe(path: str | os.PathLike, size: int | None = None, remote: Any = None) -> VideoInfo:
-    """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`. A remote
-    clip (a pool job of path, listed size and the run's RemoteSpec) is probed by
-    probe.remote, through this same code."""
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`. (A clip in
+    an object store is probed by probe.remote, through this same code.)"""
     p = os.fspath(path)
     if isinstance(p, bytes):
         p = os.fsdecode(p)
-    if remote is not None:
-        from cogvid_lint.probe.remote import probe_remote
-
-        return probe_remote(p, size, remote)
     try:
         return _probe(p)
     except Exception as exc:  # noqa: BLE001  contract is "never raises": report as data

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from typing import Callable
 
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.mp4box import HEAD_BYTES, sniff_format
@@ -34,14 +35,19 @@ _MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 TAIL_FETCH = 16 << 20
 # Past these the walk gives up and the object is probed whole (a forged or fragmented file).
 MAX_INDEX_REQUESTS = 6
+# An object this small is read whole in its first request: one GET costs less than the two
+# or three range requests of its index, and its bytes are a few round trips' worth.
+SMALL_OBJECT = 256 << 10
 MAX_TOP_BOXES = 1000
 
 
-def probe_remote(path: str, size: int | None, spec: RemoteSpec) -> VideoInfo:
-    """VideoInfo of the remote clip `path` (urls.to_path's form), listed with `size` bytes.
-    Never raises."""
+def probe_remote(path: str, size: int | None, spec: RemoteSpec, probe_fn: Callable[[str], VideoInfo] = probe
+                 ) -> VideoInfo:
+    """VideoInfo of the remote clip `path` (urls.to_path's form), listed with `size` bytes;
+    `probe_fn`: the pool's probe of a local file (pyav.probe, unless a test swapped it: then
+    every object is read whole and given to it). Never raises."""
     try:
-        return _probe_remote(path, int(size or 0), spec)
+        return _probe_remote(path, int(size or 0), spec, probe_fn)
     except ObjectChanged as exc:
         return VideoInfo(path=path, error=f"changed since it was listed: {exc}")
     except RemoteError as exc:
@@ -50,12 +56,12 @@ def probe_remote(path: str, size: int | None, spec: RemoteSpec) -> VideoInfo:
         return VideoInfo(path=path, error=f"cannot read: {describe(exc)}")
 
 
-def _probe_remote(path: str, size: int, spec: RemoteSpec) -> VideoInfo:
+def _probe_remote(path: str, size: int, spec: RemoteSpec, probe_fn) -> VideoInfo:
     if size == 0:
         return VideoInfo(path=path, error="zero bytes", size_bytes=0)
     reader = ObjectReader(filesystem(urls.scheme(path), spec), path, size)
-    if path.lower().endswith(MP4_SUFFIXES):
-        head = reader.fetch(0, min(size, HEAD_BYTES))
+    if probe_fn is probe and path.lower().endswith(MP4_SUFFIXES):
+        head = reader.fetch(0, size if size <= SMALL_OBJECT else HEAD_BYTES)
         if len(head) < size and sniff_format(head) == _MP4:
             holes = mdat_holes(reader)
             if holes is not None:
@@ -63,7 +69,7 @@ def _probe_remote(path: str, size: int, spec: RemoteSpec) -> VideoInfo:
                     return probe_sparse(path, SparseMedia(size, head, lambda: SparseView(reader, holes)))
                 except NeedsBytes:
                     pass
-    return probe_whole(reader, path, spec)
+    return probe_whole(reader, path, spec, probe_fn)
 
 
 def mdat_holes(reader: ObjectReader) -> list[tuple[int, int]] | None:
@@ -97,7 +103,7 @@ def mdat_holes(reader: ObjectReader) -> list[tuple[int, int]] | None:
     return holes if moov else None
 
 
-def probe_whole(reader: ObjectReader, path: str, spec: RemoteSpec) -> VideoInfo:
+def probe_whole(reader: ObjectReader, path: str, spec: RemoteSpec, probe_fn=probe) -> VideoInfo:
     """The object read whole (what is held already, the rest in one GET), probed as a file."""
     size = reader.size
     if size > spec.fetch_limit:
@@ -109,6 +115,6 @@ def probe_whole(reader: ObjectReader, path: str, spec: RemoteSpec) -> VideoInfo:
     with tempfile.NamedTemporaryFile(prefix="cogvid-lint-", suffix=suffix) as tmp:
         tmp.write(data)
         tmp.flush()
-        info = probe(tmp.name)
+        info = probe_fn(tmp.name)
         error = info.error.replace(tmp.name, urls.to_url(path)) if info.error else info.error
     return dataclasses.replace(info, path=path, error=error)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.pool import ProbePool
-from cogvid_lint.probe.worker import probe_fn_spec
+from cogvid_lint.probe.worker import RemoteJob, probe_fn_spec
 from cogvid_lint.remote.access import RemoteSpec
 from cogvid_lint.remote.urls import is_remote
 from cogvid_lint.store import StatKey, Store
@@ -119,7 +119,8 @@ class ProbeStream(_PooledStream):
                 self.pool.timeout = timeout
             # a clip in an object store is a job of (path, listed size, how to reach the store)
             reach = remote or RemoteSpec()
-            self.pool.submit([(key.path, key.size, reach) if is_remote(key.path) else key.path for key in self.todo])
+            self.pool.submit([RemoteJob(key.path, key.size, reach) if is_remote(key.path) else key.path
+                              for key in self.todo])
         elif self.pool is not None:  # started early for nothing: every answer was stored
             self.pool.close()
             self.pool = None

@@ -43,7 +43,8 @@ class RemoteFiles:
         self.root = os.fspath(root)
         self.scheme = urls.scheme(self.root)
         self.fs = filesystem(self.scheme, spec)
-        self.listing = list_objects(self.fs, self.scheme, self.root)
+        self.timeout = spec.timeout
+        self.listing = list_objects(self.fs, self.scheme, self.root, self.timeout)
         self.folders: set[str] = set()  # every prefix that holds an object (the root, when any does)
         for name in self.listing:
             folder = os.path.dirname(name)
@@ -77,7 +78,7 @@ class RemoteFiles:
         data = self._stored(name, entry)
         if data is None:
             try:
-                data = read_object(self.fs, name)
+                data = read_object(self.fs, name, self.timeout)
             except Exception as exc:  # noqa: BLE001 - gone since the listing, denied, unreachable: one line
                 return Manifest(path, error=f"cannot read: {describe(exc)}")
             if entry is not None and len(data) == entry.st_size and self._usable():

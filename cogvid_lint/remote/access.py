@@ -101,6 +101,8 @@ def describe(exc: BaseException) -> str:
         return "not found (no such bucket or object)"
     if isinstance(exc, PermissionError):
         return "access denied"
+    if type(exc).__name__ == "FSTimeoutError":
+        return "no answer within the probe timeout"
     text = " ".join(str(exc).split()) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:240]
 
@@ -133,19 +135,25 @@ def entry_stat(info: dict) -> RemoteStat:
     return RemoteStat(size, _mtime_ns(info), etag_number(etag), etag)
 
 
-def list_objects(fs: Any, scheme: str, root: str) -> dict[str, RemoteStat]:
+def bounded(fs: Any, timeout: float | None) -> dict[str, Any]:
+    """The keyword that bounds a whole call of an async fsspec filesystem, its retries
+    included (fsspec's sync(timeout=): FSTimeoutError past it); nothing for the others."""
+    return {"timeout": timeout} if timeout and getattr(fs, "async_impl", False) else {}
+
+
+def list_objects(fs: Any, scheme: str, root: str, timeout: float | None = None) -> dict[str, RemoteStat]:
     """Every object under the remote path `root`, by remote path: one recursive listing
     (paginated by the store, never a HEAD per object). RemoteError when the store cannot
-    be listed (unreachable, no such bucket, access denied)."""
+    be listed (unreachable, no such bucket, access denied) or does not answer in `timeout`."""
     key = urls.key_of(root)
     bucket = key.partition("/")[0]
     url = urls.to_url(root)
     try:
-        found = fs.find(key, detail=True, withdirs=False)
+        found = fs.find(key, detail=True, withdirs=False, **bounded(fs, timeout))
         if not found:
             # an empty listing: tell a missing bucket (an error) from an empty folder (the
             # dataset's list files are then missing, as for an empty local folder)
-            fs.ls(bucket, detail=False)
+            fs.ls(bucket, detail=False, **bounded(fs, timeout))
     except Exception as exc:  # noqa: BLE001 - any failure of the store is one line
         raise RemoteError(f"{url}: cannot list: {describe(exc)}") from None
     listing = {}
@@ -156,6 +164,6 @@ def list_objects(fs: Any, scheme: str, root: str) -> dict[str, RemoteStat]:
     return listing
 
 
-def read_object(fs: Any, path: str) -> bytes:
+def read_object(fs: Any, path: str, timeout: float | None = None) -> bytes:
     """A whole (small) object: one GET."""
-    return fs.cat_file(urls.key_of(path))
+    return fs.cat_file(urls.key_of(path), **bounded(fs, timeout))

@@ -143,8 +143,9 @@ def _lint(args, cwd, env, fmt="json"):
 @pytest.fixture
 def project_data(tmp_path, s3, env):
     root = tmp_path / "data"
-    _dataset(root, ["a.mp4", "b.webm", "c.mp4"])
+    _dataset(root, ["a.mp4", "b.webm", "c.mp4", "copy.mp4"])
     truncate_clip(root / "videos" / "c.mp4", 0.6)
+    (root / "videos" / "copy.mp4").write_bytes((root / "videos" / "a.mp4").read_bytes())  # CVL007: by ETag
     prefix = f"ds-{tmp_path.name}"
     s3.upload(BUCKET, root, prefix)
     return root, f"s3://{BUCKET}/{prefix}"
@@ -156,7 +157,7 @@ def test_a_remote_root_reports_what_the_local_copy_does(project_data, tmp_path, 
     remote = _lint([url, "--no-cache"], tmp_path, env)
     assert local.returncode == remote.returncode == 1
     found = json.loads(remote.stdout)["diagnostics"]
-    assert {d["code"] for d in found} >= {"CVL003", "CVL101", "CVL102"}
+    assert {d["code"] for d in found} >= {"CVL003", "CVL007", "CVL101", "CVL102"}
     assert all(d["path"].startswith(url + "/") for d in found)
     assert remote.stdout.replace(url, "data") == local.stdout
 
@@ -317,3 +318,21 @@ def _installed(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def test_what_reads_local_files_only_says_so_once(project_data, tmp_path, env, s3):
+    """The pixel rules decode local files: one warning, not one per clip; a SAT layout in a
+    bucket: one line."""
+    _, url = project_data
+    run = _lint([url, "--no-cache", "--extend-select", "CVL5"], tmp_path, env, fmt="concise")
+    assert run.returncode == 1
+    assert [line for line in run.stderr.splitlines() if line.strip()] == [
+        "cogvid-lint: warning: the pixel rules read local clips only: 3 clips in object storage skipped"]
+    sat = tmp_path / "sat"
+    (sat / "videos").mkdir(parents=True)
+    make_clip(sat / "videos" / "a.mp4", frames=49)
+    (sat / "labels").mkdir()
+    (sat / "labels" / "a.txt").write_text("a cat\n")
+    s3.upload(BUCKET, sat, f"sat-{tmp_path.name}")
+    line = _one_error_line(_lint([f"s3://{BUCKET}/sat-{tmp_path.name}", "--trainer", "sat"], tmp_path, env))
+    assert "the sat layout is not read from object storage yet" in line

@@ -106,6 +106,13 @@ class Lint:
                 early.close()
         if content:  # the pixel rules (opt-in): the frames each clip's trainer takes, decoded once
             todo, served = content_jobs(keys, clips_of)
+            remote = [n for n, job in enumerate(todo) if is_remote(job.key.path)]
+            if remote:  # the decode reads local files: said once, not once per clip
+                print(f"cogvid-lint: warning: the pixel rules read local clips only: {len(remote)} clip"
+                      f"{'s' if len(remote) != 1 else ''} in object storage skipped", file=sys.stderr)
+                skip = set(remote)
+                todo = [job for n, job in enumerate(todo) if n not in skip]
+                served = [clips for n, clips in enumerate(served) if n not in skip]
             timeout = options.probe_timeout * CONTENT_TIMEOUT_FACTOR if options.probe_timeout else None
             with ContentStream(todo, store, workers=jobs, timeout=timeout) as stream:
                 with ProgressBar.decoding(stream, self.progress) as bar:

@@ -23,7 +23,7 @@ from cogvid_lint.remote import urls
 DEFAULT_FETCH_LIMIT = 256 << 20
 
 _EXTRA = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "az", "abfs": "az", "abfss": "az",
-          "adl": "az", "memory": "s3"}
+          "adl": "az"}
 _PACKAGE = {"s3": "s3fs", "gcs": "gcsfs", "az": "adlfs"}
 
 
@@ -65,7 +65,7 @@ def filesystem(scheme: str, spec: RemoteSpec) -> Any:
         raise RemoteError(f"{scheme}:// data roots need fsspec: pip install 'cogvid-lint[{extra}]'") from None
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     protocol = scheme
-    if extra == "s3" and scheme != "memory":
+    if extra == "s3":
         protocol = "s3"
         config: dict[str, Any] = {"connect_timeout": min(spec.timeout, 10.0), "read_timeout": spec.timeout,
                                   "retries": {"max_attempts": 2, "mode": "standard"}}

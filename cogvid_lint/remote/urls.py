@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 # fsspec protocol names of object stores (and their aliases) we accept as data roots.
-REMOTE_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory"})
+REMOTE_SCHEMES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.S)
 MOUNT = "/@"  # a remote path is /@<scheme>/<bucket>/<key>
 

@@ -92,10 +92,12 @@ class Store:
     def exists(self) -> bool:
         return self.db_path is not None and self.db_path.exists()
 
-    def lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
+    def lookup(self, kind: str, version: str | Mapping[str, str | tuple[str, ...]],
+               keys: Sequence[StatKey]) -> dict[str, str]:
         """The stored value of each key whose stat key, version and checksum match, by path.
-        `version`: one for every key, or one per path (content features: the frames a clip's
-        trainer takes are part of what derived them)."""
+        `version`: one for every key, or per path one or a tuple of those that answer (content
+        features: the frames a clip's trainer takes are part of what derived them, and a row
+        of a fuller decode answers a job needing less)."""
         if not keys or not self._open():
             return {}
         try:
@@ -159,7 +161,8 @@ class Store:
                     return False
         return False
 
-    def _lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
+    def _lookup(self, kind: str, version: str | Mapping[str, str | tuple[str, ...]],
+                keys: Sequence[StatKey]) -> dict[str, str]:
         wanted = {os.fsencode(k.path): k for k in keys}
         found: dict[str, str] = {}
         damaged = 0
@@ -172,9 +175,9 @@ class Store:
                         if key is None or (key.size, key.mtime_ns, key.inode) != (size, mtime_ns, inode):
                             continue
                         want = version if versions is None else versions.get(key.path)
-                        if stored != want:
+                        if stored != want and (type(want) is not tuple or stored not in want):
                             continue
-                        if type(text) is not str or check != checksum(want, text):
+                        if type(text) is not str or check != checksum(stored, text):
                             damaged += 1
                             continue
                         found[key.path] = text

@@ -15,7 +15,7 @@ import time
 from cogvid_lint.probe.content import content, failed  # noqa: F401 (failed: the pool's answer on a crash)
 
 
-def logged_misbehaving(path: str, indices, rotation: int = 0):
+def logged_misbehaving(path: str, indices, rotation: int = 0, tier: str = "full"):
     log = os.environ.get("CONTENT_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
@@ -25,4 +25,4 @@ def logged_misbehaving(path: str, indices, rotation: int = 0):
         ctypes.string_at(0)
     if "HANG" in name:
         time.sleep(3600)
-    return content(path, indices, rotation)
+    return content(path, indices, rotation, tier)

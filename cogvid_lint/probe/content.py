@@ -347,10 +347,14 @@ def features(path: str, frames: list, indices: tuple[int, ...], mode: str, tier:
     step = np.abs(np.diff(signed, axis=0)) if n > 1 else np.zeros((0, 1, 1), np.int16)
     diffs = step.reshape(len(step), -1).mean(axis=1) if n > 1 else np.zeros(0)
     changed = (step >= CHANGE_LEVEL).reshape(len(step), -1).mean(axis=1) if n > 1 else np.zeros(0)
-    bins = np.stack([np.bincount((f >> 3).ravel(), minlength=HIST_BINS) for f in picture]).astype(np.float64)
+    # the picture's 256-level histograms: the frame's when there are no bars; 32 bins are
+    # sums of 8 levels (the counts `f >> 3` would give, from one bincount instead of two)
+    framed = top or bottom or left or right
+    levels = np.stack([np.bincount(f.ravel(), minlength=256) for f in picture]) if framed else hist
+    bins = levels.reshape(n, HIST_BINS, 256 // HIST_BINS).sum(axis=2).astype(np.float64)
     bins /= bins.sum(axis=1, keepdims=True)
     hists = 0.5 * np.abs(np.diff(bins, axis=0)).sum(axis=1)
-    total = np.cumsum(np.stack([np.bincount(f.ravel(), minlength=256) for f in picture]).sum(axis=0))
+    total = np.cumsum(levels.sum(axis=0))
     percentiles = [int(np.searchsorted(total, total[-1] * q / 100)) for q in PERCENTILES]
     return ContentFeatures(
         path=path, indices=tuple(int(i) for i in indices), width=int(w), height=int(h), mode=mode,

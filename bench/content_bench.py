@@ -148,15 +148,15 @@ def main() -> int:
         indices = sampled(info.frames, args.frames)
         frames, _, mode = sampled_frames(str(path), indices, info.rotation)
         h, w = frames[0].shape
-        key_tier = content(str(path), indices, info.rotation, "keyframes")
+        key_tier = content(str(path), indices, info.rotation, tier="keyframes")
 
         def read():
             decord.VideoReader(str(path), width=w, height=h).get_batch(indices).asnumpy()
 
         subjects = {
             "ours": lambda: content(str(path), indices, info.rotation),
-            "key": lambda: content(str(path), indices, info.rotation, "keyframes"),
-            "first": lambda: content(str(path), indices, info.rotation, "first"),
+            "key": lambda: content(str(path), indices, info.rotation, tier="keyframes"),
+            "first": lambda: content(str(path), indices, info.rotation, tier="first"),
             "decord": read,
         }
         if mode == "nonref":

@@ -16,7 +16,7 @@ from cogvid_lint.errors import ConfigError, UsageError, missing_path
 
 COMMANDS = ("check", "rule", "rules", "inspect", "cache", "undo")
 # must list cogvid_lint.report.FORMATS (a test checks it); not imported here to keep start-up light
-FORMAT_CHOICES = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit")
+FORMAT_CHOICES = ("full", "concise", "json", "json-lines", "sarif", "github", "gitlab", "junit", "html")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--output-format", choices=FORMAT_CHOICES, default=None, metavar="FORMAT",
                      help=f"one of: {', '.join(FORMAT_CHOICES)} (default: full; github inside GitHub Actions)")
     out.add_argument("-o", "--output-file", metavar="FILE", help="write the report to FILE instead of stdout")
+    out.add_argument("--html-report", metavar="FILE",
+                     help="also write the HTML report (each clip finding with the frames its trainer takes) to FILE")
     out.add_argument("--fail-on", choices=("error", "warning", "info"),
                      help="exit 1 when a finding of this severity or above remains (default: warning)")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")

@@ -21,7 +21,9 @@ from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic, Finding, Severity
 from cogvid_lint.gcpause import gc_paused
 from cogvid_lint.hashing import DigestJob
-from cogvid_lint.probe.stream import ContentJob, ContentStream, ProbeStream
+from cogvid_lint.pictures import ClipPictures, StripFrame
+from cogvid_lint.probe import thumbs
+from cogvid_lint.probe.stream import ContentJob, ContentStream, ProbeStream, ThumbJob, ThumbStream
 from cogvid_lint.registry import (CheckFn, RuleContext, content_tier, load_checks, message_args, reads_content_features,
                                   reads_probe_facts)
 from cogvid_lint.settings import DatasetSettings, Settings
@@ -197,12 +199,16 @@ def decode_tier(active: Sequence[ActiveRule]) -> str:
     return max(need, key=TIERS.index, default="full")
 
 
-def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]],
-                 tier: str = "full") -> tuple[list[ContentJob], list[list[Clip]]]:
+def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]], tier: str = "full",
+                 strips: bool = False) -> tuple[list[ContentJob], list[list[Clip]]]:
     """One decode per probed file and set of frames its trainers take (the clips' datasets'
     profiles), and the clips each serves; `tier`: how much of those frames (decode_tier).
     A clip that is unreadable, has no training size or stops its trainer (a Sample's crash)
-    is not decoded: other rules say why."""
+    is not decoded: other rules say why. With `strips` (an HTML report), each decode also
+    makes the clip's thumbnail strip (probe/thumbs.py) of the sampled frames, so it is the
+    full one whatever `tier` says (the report then decodes nothing a second time)."""
+    if strips:
+        tier = "full"
     jobs: dict[tuple[str, tuple[int, ...]], int] = {}
     found: list[ContentJob] = []
     served: list[list[Clip]] = []
@@ -221,10 +227,86 @@ def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]],
             at = jobs.get((key.path, indices))
             if at is None:
                 at = jobs[key.path, indices] = len(found)
-                found.append(ContentJob(key, indices, info.rotation, tier))
+                strip = None
+                if strips:
+                    chosen = thumbs.choose(sample.indices, sample.padded)
+                    strip = (chosen, *thumbs.tile_size(info.width, info.height))
+                found.append(ContentJob(key, indices, info.rotation, strip, tier))
                 served.append([])
             served[at].append(clip)
     return found, served
+
+
+def _strip_sample(clip: Clip):
+    """The trainer's sample of a probed clip, when a strip can show it (else None)."""
+    info = clip.info
+    if info is None or info.error is not None or info.frames <= 0:
+        return None
+    dataset = clip.dataset
+    if dataset.profile is None or dataset.profile.target_frames(dataset.settings) is None:
+        return None
+    sample = dataset.sample(info.frames, info.fps)
+    return sample if sample.crash is None and sample.indices else None
+
+
+def clip_pictures(paths: Iterable[str], keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]],
+                  store: Store, workers: int = 0, timeout: float | None = None) -> tuple[dict[str, ClipPictures], int]:
+    """The thumbnail strips of the clips at `paths` (the clips a report shows findings on),
+    by the path a finding names: from the store (an earlier run's, or this run's content
+    stage's), else decoded now, those frames only, in the pool's workers. Also how many
+    clips were decoded (0 on a warm run)."""
+    wanted = {os.path.abspath(p): p for p in paths}
+    jobs: list[ThumbJob] = []
+    about: dict[str, tuple[str, Clip, Any]] = {}
+    for key in keys:
+        shown = wanted.get(key.path) or wanted.get(os.path.abspath(key.path))
+        if shown is None:
+            continue
+        for clip in clips_of.get(key.path, ()):
+            sample = _strip_sample(clip)
+            if sample is None:
+                continue
+            info = clip.info
+            chosen = thumbs.choose(sample.indices, sample.padded)
+            jobs.append(ThumbJob(key, chosen, info.rotation, thumbs.tile_size(info.width, info.height)))
+            about[key.path] = (shown, clip, sample)
+            break
+    found: dict[str, ClipPictures] = {}
+    with ThumbStream(jobs, store, workers=workers, timeout=timeout) as stream:
+        for job, strip in stream:
+            shown, clip, sample = about[job.key.path]
+            found[shown] = _pictures(job, strip, clip, sample)
+        decoded = stream.decoded
+    return found, decoded
+
+
+def _pictures(job: ThumbJob, strip: Any, clip: Clip, sample: Any) -> ClipPictures:
+    fps = clip.info.fps
+    positions: dict[int, int] = {}
+    for position, index in enumerate(sample.indices):
+        positions.setdefault(index, position)
+    frames = tuple(StripFrame(positions.get(i, 0), i, i / fps if fps else None) for i in job.chosen)
+    words = _sample_words(sample, clip.info.frames)
+    if not isinstance(strip, thumbs.ThumbStrip):  # a stand-in's answer for a crashed worker: its error
+        return ClipPictures(b"", job.tile, frames, words, getattr(strip, "error", None) or "not decoded")
+    return ClipPictures(strip.jpeg, strip.tile if strip.jpeg else job.tile, frames, words, strip.error)
+
+
+def _sample_words(sample: Any, frames: int) -> str:
+    """`49 of 60 frames: 0..48; the last 11 never shown` (what the strip is chosen from)."""
+    taken = list(sample.indices[:len(sample.indices) - sample.padded] if sample.padded else sample.indices)
+    steps = {b - a for a, b in zip(taken, taken[1:])}
+    if len(taken) > 1 and len(steps) == 1:
+        step = steps.pop()
+        run = f"{taken[0]}..{taken[-1]}" + (f" every {step}" if step > 1 else "")
+    else:
+        run = ", ".join(str(i) for i in taken[:3]) + (f" .. {taken[-1]}" if len(taken) > 3 else "")
+    parts = [f"{len(taken)} of {frames} frames: {run}"]
+    if sample.padded:
+        parts.append(f"then #{taken[-1]} repeated {sample.padded} times" if taken else "padded")
+    if sample.unseen_tail:
+        parts.append(f"the last {sample.unseen_tail} never shown")
+    return "; ".join(parts)
 
 
 @gc_paused()  # a StatKey per clip

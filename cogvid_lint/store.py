@@ -17,11 +17,11 @@ warning the command prints (`Store.warnings`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 DIR_NAME = ".cogvid_lint_cache"
 DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 7
-KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips")
+SCHEMA = 9  # 8: rows checksummed with CRC-32; 9: thumbnail strips (kind thumbs)
+KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900
@@ -67,9 +67,19 @@ def store_folder(settings: Settings) -> Path:
 
 
 def checksum(version: str, value: str) -> int:
-    """Of what a row says: a flipped bit in its value or version is a miss, not a wrong answer."""
-    data = f"{version}\0{value}".encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=7).digest(), "little")
+    """Of what a row says: a flipped bit in its value or version is a miss, not a wrong answer.
+    CRC-32 is made for exactly that (it is not a guard against anyone forging a row, which
+    a local file needs no more than the files it describes do), at a twentieth of a
+    cryptographic hash's cost: a warm run checks a row per clip and kind."""
+    return _value_checksum(_version_crc(version), value)
+
+
+def _version_crc(version: str) -> int:
+    return zlib.crc32(version.encode("utf-8", "surrogatepass") + b"\0")
+
+
+def _value_checksum(version_crc: int, value: str) -> int:
+    return zlib.crc32(value.encode("utf-8", "surrogatepass"), version_crc)
 
 
 class Store:
@@ -107,10 +117,14 @@ class Store:
 
     def put(self, kind: str, version: str | Mapping[str, str], entries: Iterable[tuple[StatKey, str]]) -> None:
         versions = version if not isinstance(version, str) else None
+        crcs: dict[str, int] = {}
         rows = []
         for key, text in entries:
             v = versions[key.path] if versions is not None else version
-            rows.append((os.fsencode(key.path), key.size, key.mtime_ns, key.inode, v, checksum(v, text), text))
+            crc = crcs.get(v)
+            if crc is None:
+                crc = crcs[v] = _version_crc(v)
+            rows.append((os.fsencode(key.path), key.size, key.mtime_ns, key.inode, v, _value_checksum(crc, text), text))
         if not rows or not self._open():
             return
         try:
@@ -167,6 +181,7 @@ class Store:
         found: dict[str, str] = {}
         damaged = 0
         versions = version if not isinstance(version, str) else None
+        crcs: dict[str, int] = {}  # each version's part of the checksum, worked out once
         try:
             with _transaction(self.conn, "BEGIN"):
                 for rows in self._rows_for(kind, version if versions is None else None, list(wanted)):
@@ -177,7 +192,10 @@ class Store:
                         want = version if versions is None else versions.get(key.path)
                         if stored != want and (type(want) is not tuple or stored not in want):
                             continue
-                        if type(text) is not str or check != checksum(stored, text):
+                        crc = crcs.get(stored)
+                        if crc is None:
+                            crc = crcs[stored] = _version_crc(stored)
+                        if type(text) is not str or check != _value_checksum(crc, text):
                             damaged += 1
                             continue
                         found[key.path] = text

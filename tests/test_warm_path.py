@@ -35,7 +35,7 @@ def _pathlib_inside(path: str, root: str) -> bool:
         return False
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_PATHS, _PATHS)
 def test_is_inside_agrees_with_pathlib(path, root):
     assert is_inside(path, root) == is_inside(Path(path), Path(root)) == _pathlib_inside(path, root)
@@ -103,13 +103,13 @@ def test_render_agrees_with_the_string_formatter(first, second, values):
 
 # --- the string fast paths of discovery, the checks and the reporters -----------------------------------
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_PATHS)
 def test_path_stem_agrees_with_pathlib(path):
     assert path_stem(path) == Path(path).stem
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_PATHS, st.lists(_SEGMENTS, min_size=1, max_size=4))
 def test_plain_relative_lines_join_as_normpath_would(base, parts):
     """Discovery joins a plain line onto a plain base with one `/`; the trainer's path is the same
@@ -130,7 +130,7 @@ def _reference_relpath(path: str, cwd: str) -> str:
         return Path(os.path.normpath(path)).as_posix()
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(_PATHS, _PATHS)
 def test_relpath_agrees_with_pathlib(path, cwd):
     result = RunResult(diagnostics=(), rules=(), cwd=Path(cwd))
@@ -144,7 +144,7 @@ _JSON = st.recursive(
     | st.tuples(inner, inner), max_leaves=12)
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(_JSON)
 def test_json_report_layout_is_json_dumps_indent_2(value):
     assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)

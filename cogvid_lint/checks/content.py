@@ -197,19 +197,26 @@ def frozen_video(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     p = ctx.params
     frozen = frozen_steps(item, p["max_diff"], p["max_diff_sigma"], p["max_changed"])
     fps = clip.info.fps if clip.info is not None else None
-    share = sum(frozen) / len(frozen)
     idx = item.indices
-    best, start = (0, 0), None  # the longest frozen run, as (first frame, last frame)
+    # A step between two copies of one source frame (a trainer's padding, CVL's own rule)
+    # says nothing about motion: it counts neither way.
+    moving_steps = [k for k in range(len(frozen)) if idx[k + 1] != idx[k]]
+    if not moving_steps:
+        return
+    share = sum(frozen[k] for k in moving_steps) / len(moving_steps)
+    best, start = (0, 0), None  # the longest frozen run, as (first position, last position) in idx
     for k, still in enumerate([*frozen, False]):
         if still and start is None:
             start = k
         elif not still and start is not None:
-            if idx[k] - idx[start] > best[1] - best[0]:
-                best = (idx[start], idx[k])
+            if idx[k] - idx[start] > idx[best[1]] - idx[best[0]]:
+                best = (start, k)
             start = None
     # a clip that moves and then freezes is a frozen tail (trim it), however long the tail
-    tail_steps = idx.index(best[1]) - idx.index(best[0])
-    tail_only = best[1] == idx[-1] and best[0] > idx[0] and sum(frozen) == tail_steps
+    tail_steps = sum(1 for k in moving_steps if best[0] <= k < best[1])
+    tail_only = (idx[best[1]] == idx[-1] and idx[best[0]] > idx[0]
+                 and sum(frozen[k] for k in moving_steps) == tail_steps)
+    best = (idx[best[0]], idx[best[1]])  # as source frames
     if share >= p["still_share"] and not tail_only:
         yield clip_finding(clip, {"what": f"still: {round(100 * share)}% of the steps between the frames the "
                                           "trainer takes show no motion", "frames": len(idx),
@@ -287,8 +294,6 @@ def near_duplicate_groups(clips: Sequence[Clip], max_bits: int) -> list[list[tup
     """Groups of clips (each file once, in list order) whose hashes chain within `max_bits`
     of each other: (clip, bits from the group's first clip). Clips without features are in
     no group."""
-    import numpy as np
-
     seen: dict[str, Clip] = {}
     for clip in clips:
         if clip.fspath not in seen and _features(clip) is not None:
@@ -296,6 +301,7 @@ def near_duplicate_groups(clips: Sequence[Clip], max_bits: int) -> list[list[tup
     members = list(seen.values())
     if len(members) < 2:
         return []
+    import numpy as np  # here: a run without the content stage never loads numpy (0.1 s)
     hashes = np.array([int(c.content.phash, 16) for c in members], dtype=np.uint64)
     parent = list(range(len(members)))
 

@@ -56,6 +56,9 @@ class Lint:
     progress: bool = False  # output is for people: long probes may draw a bar on stderr
     datasets: Sequence[DatasetSettings] = ()  # resolved only when a rule reads datasets (not the code hook)
     project: Project | None = None  # what the last pass discovered (read by the notes, the baseline)
+    pictures: bool = False  # an HTML report is written: the content stage also makes thumbnail strips
+    keys: Sequence = ()  # the last pass's probed files (StatKeys) and the clips naming each
+    clips_of: dict | None = None
 
     def run(self) -> list[Diagnostic]:
         """settings → discovery → probe stream → checks → filters: the findings of one pass.
@@ -85,7 +88,7 @@ class Lint:
         content = needs_content(active)
         try:
             project = self.project = build_project(active, settings, self.datasets, store)
-            keys, clips_of = probe_keys(project)
+            keys, clips_of = self.keys, self.clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
                 early = None  # the stream owns it now
                 clean = clean_clips(active, project, store, keys, clips_of, probes.version)
@@ -100,7 +103,7 @@ class Lint:
             if early is not None:
                 early.close()
         if content:  # the pixel rules (opt-in): the frames each clip's trainer takes, decoded once
-            todo, served = content_jobs(keys, clips_of, decode_tier(active))
+            todo, served = content_jobs(keys, clips_of, decode_tier(active), strips=self.pictures)
             timeout = options.probe_timeout * CONTENT_TIMEOUT_FACTOR if options.probe_timeout else None
             with ContentStream(todo, store, workers=jobs, timeout=timeout) as stream:
                 with ProgressBar.decoding(stream, self.progress) as bar:
@@ -156,7 +159,13 @@ def prepare(args: argparse.Namespace) -> Lint:
     progress = (args.output_format or default_format()) in ("full", "concise") and not args.quiet
     for warning in warnings:  # a file a launch script names that cannot be read: the rest still lints
         print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
-    return Lint(settings, activate(rules, settings, errors, catalogue), progress, datasets)
+    lint = Lint(settings, activate(rules, settings, errors, catalogue), progress, datasets)
+    lint.pictures = wants_html(args)
+    return lint
+
+
+def wants_html(args: argparse.Namespace) -> bool:
+    return args.output_format == "html" or bool(getattr(args, "html_report", None))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -201,7 +210,7 @@ def run_check(args: argparse.Namespace) -> int:
     if diagnostics is None:
         return 0
     result = RunResult(
-        notes=notes if fmt in ("full", "concise") else (),
+        notes=notes if fmt in ("full", "concise", "html") or args.html_report else (),
         diagnostics=diagnostics,
         rules=[rule.spec for rule in lint.active],
         settings=lint.settings,
@@ -213,17 +222,79 @@ def run_check(args: argparse.Namespace) -> int:
         cwd=lint.settings.display_root,
         width=terminal_width(),
     )
+    if lint.pictures:
+        result = with_pictures(lint, result, args)
     if args.statistics and fmt in ("full", "concise"):
         # as ruff: the counts per rule instead of the report, not after it
         emit(_statistics(diagnostics), args.output_file)
     else:
         emit(get_reporter(fmt)(result), args.output_file)
-    if fmt == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+    if args.html_report:
+        emit(get_reporter("html")(result), args.html_report)
+    if fmt in ("github", "html") and os.environ.get("GITHUB_STEP_SUMMARY"):
         _append_step_summary(result, os.environ["GITHUB_STEP_SUMMARY"])
     if fmt not in ("full", "concise"):
         for note in notes:
             print(note, file=sys.stderr)
     return max(exit_code(diagnostics, lint.settings.fail_on, args.exit_zero), exit_after_fix)
+
+
+def with_pictures(lint: Lint, result: RunResult, args: argparse.Namespace) -> RunResult:
+    """What the HTML report shows beside the findings: each clip finding's thumbnail strip
+    (stored, else decoded now for those clips only: engine.clip_pictures) and each line
+    finding's source lines; and, in GitHub Actions, where the report is."""
+    import dataclasses
+
+    from cogvid_lint.engine import CLIP_TARGETS, clip_pictures
+
+    clip_codes = frozenset(r.spec.code for r in lint.active if r.spec.target in CLIP_TARGETS)
+    paths = {os.fspath(d.location.path) for d in result.diagnostics if d.code in clip_codes}
+    pictures: dict = {}
+    if paths and lint.clips_of is not None:
+        options = lint.settings.options
+        store = Store.for_settings(lint.settings)
+        try:
+            pictures, _ = clip_pictures(paths, lint.keys, lint.clips_of, store,
+                                        workers=options.jobs or available_cpus(), timeout=options.probe_timeout)
+        finally:
+            for warning in store.warnings:
+                print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
+    written = args.output_file if args.output_format == "html" else args.html_report
+    return dataclasses.replace(result, pictures=pictures, clip_codes=clip_codes,
+                               excerpts=source_excerpts(d for d in result.diagnostics if d.code not in clip_codes),
+                               html_report=written, run_url=_actions_run_url())
+
+
+EXCERPT_CONTEXT = 2  # lines shown above and below a finding's line
+EXCERPT_MAX_BYTES = 4 << 20  # a bigger file is no source file: its lines are not shown
+
+
+def source_excerpts(diagnostics) -> dict[tuple[str, int], tuple[tuple[int, str], ...]]:
+    """The lines around each finding's line, each text file read once; a file that cannot be
+    read (or is no text) shows none."""
+    wanted: dict[str, set[int]] = {}
+    for d in diagnostics:
+        if d.location.line is not None:
+            wanted.setdefault(os.fspath(d.location.path), set()).add(d.location.line)
+    found = {}
+    for path, lines in wanted.items():
+        try:
+            if os.path.getsize(path) > EXCERPT_MAX_BYTES:
+                continue
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read().splitlines()
+        except (OSError, ValueError):
+            continue
+        for line in lines:
+            low, high = max(1, line - EXCERPT_CONTEXT), min(len(text), line + EXCERPT_CONTEXT)
+            found[path, line] = tuple((n, text[n - 1][:400]) for n in range(low, high + 1))
+    return found
+
+
+def _actions_run_url() -> str | None:
+    """The GitHub Actions run's page (its artifacts are listed there), when run in one."""
+    server, repo, run = (os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
 def rewrite_judge(lint: Lint):

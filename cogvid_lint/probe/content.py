@@ -95,10 +95,36 @@ def warm_up() -> None:
     import numpy  # noqa: F401
 
 
-def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0, tier: str = "full",
-            mode: str | None = None) -> ContentFeatures:
+def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
+            mode: str | None = None, strip: tuple | None = None, tier: str = "full"):
     """The features of `path`'s frames at `indices` (any order, repeats allowed), or of the
-    part of them `tier` names (TIERS; the answer's `tier` says which it is); never raises."""
+    part of them `tier` names (TIERS; the answer's `tier` says which it is); never raises.
+
+    `strip` = (chosen indices, tile width, tile height): also the report's thumbnail strip
+    of those frames (thumbs.py), made from the same decode (the full one: a lesser tier
+    decodes too few of them); the answer is then the pair (ContentFeatures, ThumbStrip)."""
+    if strip is None:
+        return _tiered(path, indices, rotation, mode, tier)
+    from cogvid_lint.probe import thumbs
+
+    chosen, size = tuple(int(i) for i in strip[0]), (int(strip[1]), int(strip[2]))
+    tiles: dict = {}
+    wanted = set(chosen)
+
+    def also(frame, r: int) -> None:
+        if r in wanted and r not in tiles:
+            tiles[r] = thumbs.tile(frame, size, int(rotation) % 360)
+
+    features = _tiered(path, indices, rotation, mode, "full", also)  # chosen: a subset of indices
+    try:
+        made = thumbs.compose(path, chosen, size, tiles) if chosen else thumbs.ThumbStrip(path, error="no frames")
+    except Exception as exc:  # noqa: BLE001 - the features stand without their strip
+        made = thumbs.ThumbStrip(path, error=f"strip failed: {type(exc).__name__}: {exc}"[:300])
+    return features, made
+
+
+def _tiered(path: str, indices, rotation: int = 0, mode: str | None = None, tier: str = "full",
+            also=None) -> ContentFeatures:
     try:
         wanted = sorted({int(i) for i in indices if int(i) >= 0})
         if not wanted:
@@ -106,17 +132,18 @@ def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0, 
         if tier not in TIERS:
             return ContentFeatures(path=path, error=f"unknown content tier {tier!r}")
         if tier != "full":
-            item = _content(path, wanted, int(rotation) % 360, tier, mode)
+            item = _content(path, wanted, int(rotation) % 360, tier, mode, also)
             if item.error is None and (item.tier != "keyframes" or max(item.p98) > LIT_LUMA):
                 return item
             # the keyframes show no lit picture, or a frame did not decode: the full decode says
-        return _content(path, wanted, int(rotation) % 360, "full", mode)
+        return _content(path, wanted, int(rotation) % 360, "full", mode, also)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report as data
         return ContentFeatures(path=path, error=f"decode failed: {type(exc).__name__}: {exc}"[:300])
 
 
-def _content(path: str, wanted: list[int], rotation: int, tier: str, mode: str | None) -> ContentFeatures:
-    frames, got, mode, asked, tier = _decode(path, wanted, rotation, mode, tier)
+def _content(path: str, wanted: list[int], rotation: int, tier: str, mode: str | None,
+             also=None) -> ContentFeatures:
+    frames, got, mode, asked, tier = _decode(path, wanted, rotation, mode, tier, also)
     if not frames:
         return ContentFeatures(path=path, error="no sampled frame decodes", mode=mode)
     if len(got) < len(asked):
@@ -162,11 +189,13 @@ def _open(av, path: str):
     return container, _pick_stream(container)
 
 
-def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None, tier: str = "full"):
+def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None, tier: str = "full",
+            also=None):
     """(gray frames, their indices, mode, the indices asked for, tier): of the frames of
     `tier` (tier_frames) of the sampled `wanted`, those that decode, in order. The
     keyframes tier falls to full where keyframes cannot be ranked. `mode` forces seek,
-    nonref or seq where the clip allows it (tests compare them)."""
+    nonref or seq where the clip allows it (tests compare them); `also(frame, index)` sees
+    each kept frame as decoded (the report's thumbnails)."""
     import av
     import numpy as np
     from av.video.reformatter import VideoReformatter
@@ -210,6 +239,8 @@ def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None
         scaler = VideoReformatter()  # one for every frame: its scaling context is made once
 
         def keep(frame, r: int) -> None:
+            if also is not None:
+                also(frame, r)
             if not shape:
                 shape.extend(_reduced(frame.width, frame.height, rotation))
             img = reduce_frame(scaler, frame, shape[0], shape[1])

@@ -140,11 +140,13 @@ CONTENT_FN_ENV = "COGVID_LINT_CONTENT_FN"
 
 class ContentJob(NamedTuple):
     """One decode: the clip's file, the frames its trainer takes, how decord turns it, and
-    how much of those frames the selected rules read (probe/content.py TIERS)."""
+    (for an HTML report) the thumbnail strip to make of the same frames (ThumbJob.strip),
+    and how much of those frames the selected rules read (probe/content.py TIERS)."""
 
     key: StatKey
     indices: tuple[int, ...]
     rotation: int = 0
+    strip: tuple | None = None  # (chosen indices, tile width, tile height)
     tier: str = "full"
 
 
@@ -184,9 +186,21 @@ class ContentStream(_PooledStream):
         self.fresh: list[tuple[StatKey, object]] = []
         self.failures: list[tuple[str, str]] = []  # (path, why) of clips whose frames did not decode
         self.pool: ProbePool | None = None
+        # Strips made by this decode (for the report): stored as the thumbnail stage's are;
+        # a strip already stored is not asked for again.
+        from cogvid_lint.probe import thumbs
+
+        code = thumbs.thumbs_version() if any(job.strip is not None for job in self.todo) else ""
+        self.strip_versions = {job.key.path: thumbs.job_version(code, job.strip[0], job.strip[1:])
+                               for job in self.todo if job.strip is not None}
+        have = set(store.lookup(thumbs.KIND, self.strip_versions, [job.key for job in self.todo
+                                                                   if job.strip is not None])) \
+            if store.usable and self.strip_versions else set()
+        self.strips: list[tuple[StatKey, object]] = []
         if self.todo:
             self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
-            self.pool.submit([(job.key.path, job.indices, job.rotation, job.tier) for job in self.todo])
+            self.pool.submit([(job.key.path, job.indices, job.rotation, None,
+                               job.strip if job.key.path not in have else None, job.tier) for job in self.todo])
         self.answered = 0
 
     @property
@@ -197,18 +211,36 @@ class ContentStream(_PooledStream):
         return job.key
 
     def take(self, wait: bool = True) -> list[tuple[ContentJob, object]]:
-        batch = super().take(wait)
+        batch = [(job, self._split(job, item)) for job, item in super().take(wait)]
         self.failures += [(job.key.path, item.error) for job, item in batch if getattr(item, "error", None)]
         return batch
 
+    def _split(self, job: ContentJob, item: object) -> object:
+        """A decode that also made a strip answers (features, strip): the strip is kept
+        for the store; the features go on."""
+        if type(item) is tuple and len(item) == 2:
+            item, made = item
+            self.strips.append((job.key, made))
+        return item
+
+    def _keep(self, answer) -> bool:
+        if type(answer) is tuple and len(answer) == 2:
+            answer = answer[0]
+        return super()._keep(answer)
+
     def _save(self, fresh: list) -> None:
-        from cogvid_lint.probe import content
+        from cogvid_lint.probe import content, thumbs
 
         if self.store.usable:
-            good = [(key, item) for key, item in fresh if isinstance(item, content.ContentFeatures)]
+            good = [(key, item[0] if type(item) is tuple else item) for key, item in fresh]
+            good = [(key, item) for key, item in good if isinstance(item, content.ContentFeatures)]
             versions = {key.path: content.job_version(self.code, self.indices[key.path], item.tier)
                         for key, item in good}
             self.store.put(content.KIND, versions, ((key, content.encode(item)) for key, item in good))
+            made = [(key, item) for key, item in self.strips if isinstance(item, thumbs.ThumbStrip)
+                    and key.path in self.strip_versions and "timed out" not in (item.error or "")]
+            self.store.put(thumbs.KIND, self.strip_versions, ((key, thumbs.encode(item)) for key, item in made))
+        self.strips = []
 
 
 def _loads(text: str) -> object:
@@ -218,3 +250,65 @@ def _loads(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return None
+
+
+THUMBS_FN = "cogvid_lint.probe.thumbs:strip"
+# Tests swap the thumbnail decode for one that logs the clips it decodes.
+THUMBS_FN_ENV = "COGVID_LINT_THUMBS_FN"
+
+
+class ThumbJob(NamedTuple):
+    """One strip for the report: the clip's file, the frames shown (training order), how
+    decord turns it, the tile size."""
+
+    key: StatKey
+    chosen: tuple[int, ...]
+    rotation: int
+    tile: tuple[int, int]
+
+
+class ThumbStream(_PooledStream):
+    """(job, ThumbStrip) for each of `jobs`: from the store (made by an earlier run's
+    thumbnail decode or content stage) while the clip's stat key, the code, the frames and
+    the tile size hold, else decoded by a pool of workers. `decoded` counts the clips sent
+    to the workers (0 on a warm run). Fresh strips go to the store on close."""
+
+    def __init__(self, jobs: Sequence[ThumbJob], store: Store, *, workers: int = 0,
+                 timeout: float | None = None, spec: str | None = None):
+        import os
+
+        from cogvid_lint.probe import thumbs
+
+        self.spec = spec or os.environ.get(THUMBS_FN_ENV) or THUMBS_FN
+        self.store = store
+        self.jobs = list(jobs)
+        self.total = len(self.jobs)
+        code = thumbs.thumbs_version()
+        self.versions = {job.key.path: thumbs.job_version(code, job.chosen, job.tile) for job in self.jobs}
+        known: dict[str, object] = {}
+        if store.usable and self.jobs:
+            found = store.lookup(thumbs.KIND, self.versions, [job.key for job in self.jobs])
+            for path, text in found.items():
+                item = thumbs.decode(text)
+                if item is not None and item.path == path:
+                    known[path] = item
+            store.undecodable(thumbs.KIND, len(found) - len(known))
+        self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
+        self.todo = [job for job in self.jobs if job.key.path not in known]
+        self.decoded = len(self.todo)
+        self.fresh: list[tuple[StatKey, object]] = []
+        self.pool: ProbePool | None = None
+        if self.todo:
+            self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
+            self.pool.submit([(job.key.path, job.chosen, job.rotation, *job.tile) for job in self.todo])
+        self.answered = 0
+
+    def _key(self, job: ThumbJob) -> StatKey:
+        return job.key
+
+    def _save(self, fresh: list) -> None:
+        from cogvid_lint.probe import thumbs
+
+        if self.store.usable:
+            good = [(key, item) for key, item in fresh if isinstance(item, thumbs.ThumbStrip)]
+            self.store.put(thumbs.KIND, self.versions, ((key, thumbs.encode(item)) for key, item in good))

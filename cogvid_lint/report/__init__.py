@@ -17,6 +17,7 @@ FORMATS: dict[str, str] = {
     "github": "cogvid_lint.report.github:render",
     "gitlab": "cogvid_lint.report.gitlab:render",
     "junit": "cogvid_lint.report.junit:render",
+    "html": "cogvid_lint.report.html:render",
 }
 # Formats whose ids come from content fingerprints (the check command computes them first).
 NEEDS_FINGERPRINTS = frozenset({"sarif", "gitlab"})

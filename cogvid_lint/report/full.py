@@ -13,7 +13,6 @@ from rich.table import Table
 from rich.text import Text
 
 from cogvid_lint.report.result import RunResult, printable
-from cogvid_lint.settings import DEFAULT
 
 
 def _safe(text: str) -> str:
@@ -106,18 +105,7 @@ def _settings(console: Console, result: RunResult) -> None:
                   pad_edge=False)
     for column in ("dataset", "setting", "value", "source"):
         table.add_column(column)
-    for ds in result.datasets:
-        name = result.relpath(ds.data_root)
-        rows = [("data_root", name), ("trainer", ds.trainer or "-"), ("layout", ds.layout), ("model", ds.model),
-                ("train_resolution", str(ds.resolution) if ds.resolution else "-"), ("purpose", ds.purpose)]
-        for column in ("caption_column", "video_column", "image_column", "id_token"):
-            if getattr(ds, column):
-                rows.append((column, getattr(ds, column)))
-        for key, value in rows:
-            source = ds.sources.get(key, DEFAULT).shown(result.relpath)
-            if key == "train_resolution" and ds.train_resolution is None:
-                source = f"default for {ds.model}"
-            table.add_row(_safe(name), key, _safe(str(value)), _safe(source))
-            name = ""
+    for name, key, value, source in result.setting_rows():  # a dataset's name on its first row only
+        table.add_row(_safe(name) if key == "data_root" else "", key, _safe(value), _safe(source))
     console.print(table)
     console.print()

@@ -7,6 +7,7 @@ severity per step, so `summary_markdown` also renders every finding as a Markdow
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from cogvid_lint.report import ci
@@ -59,6 +60,10 @@ def _cell(text: str) -> str:
 def summary_markdown(result: RunResult) -> str:
     """A Markdown report for the job's summary page: counts per rule, then every finding."""
     out = ["## cogvid-lint", "", _total(result).removeprefix("cogvid-lint: ").capitalize(), ""]
+    if result.html_report:  # the page with each clip's frames, uploaded as the run's artifact
+        where = f" ([this run's artifacts]({result.run_url}#artifacts))" if result.run_url else ""
+        out += [f"The full report, with the frames the trainer takes of each clip: "
+                f"`{_cell(os.path.basename(result.html_report))}`{where}.", ""]
     if not result.diagnostics:
         return "\n".join(out) + "\n"
     out += ["| code | name | severity | count |", "| --- | --- | --- | ---: |"]

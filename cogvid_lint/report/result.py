@@ -7,11 +7,12 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.findings import Diagnostic, Location, Severity
 from cogvid_lint.fsutil import plain_path
+from cogvid_lint.pictures import ClipPictures
 from cogvid_lint.settings import DatasetSettings, Settings
 
 
@@ -29,6 +30,14 @@ class RunResult:
     show_settings: bool = True
     statistics: bool = False
     quiet: bool = False  # the findings only: no tables, no summary line, no notes
+    # For the HTML report (made upstream; reporters only format them): each clip finding's
+    # thumbnail strip, by the finding's path (os.fspath), and each line finding's source
+    # lines, by (path, line): ((line number, text), ...).
+    pictures: Mapping[str, ClipPictures] = field(default_factory=dict)
+    excerpts: Mapping[tuple[str, int], tuple[tuple[int, str], ...]] = field(default_factory=dict)
+    clip_codes: frozenset[str] = frozenset()  # the rules whose findings are about a clip
+    html_report: str | None = None  # where this run wrote its HTML report (the step summary names it)
+    run_url: str | None = None  # the CI run's page, whose artifacts hold the report
 
     def rule(self, code: str) -> RuleSpec | None:
         for rule in self.rules:
@@ -52,6 +61,26 @@ class RunResult:
             if location.column is not None:
                 text += f":{location.column}"
         return text
+
+    def setting_rows(self) -> list[tuple[str, str, str, str]]:
+        """(data root shown, setting, value, where it came from) of each dataset's settings."""
+        from cogvid_lint.settings import DEFAULT
+
+        out = []
+        for ds in self.datasets:
+            name = self.relpath(ds.data_root)
+            rows = [("data_root", name), ("trainer", ds.trainer or "-"), ("layout", ds.layout),
+                    ("model", ds.model), ("train_resolution", str(ds.resolution) if ds.resolution else "-"),
+                    ("purpose", ds.purpose)]
+            for column in ("caption_column", "video_column", "image_column", "id_token"):
+                if getattr(ds, column):
+                    rows.append((column, getattr(ds, column)))
+            for key, value in rows:
+                source = ds.sources.get(key, DEFAULT).shown(self.relpath)
+                if key == "train_resolution" and ds.train_resolution is None:
+                    source = f"default for {ds.model}"
+                out.append((name, key, str(value), source))
+        return out
 
     def counts(self) -> dict[str, int]:
         counts = {severity.value: 0 for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO)}

@@ -30,6 +30,7 @@ from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Diagnostic
 from cogvid_lint.fsutil import atomic_write_text
 from cogvid_lint.hashing import CONTENT, digest_file
+from cogvid_lint.remote.urls import is_remote, to_url
 
 BASELINE_VERSION = 1
 MEDIA_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".png", ".jpg", ".jpeg", ".webp",
@@ -40,7 +41,10 @@ Key = tuple[str, str, str]  # (code, project-relative path, fingerprint)
 
 
 def relative_to_root(path: Path, root: Path) -> str:
-    """`path` relative to the project root with `/` separators; absolute when outside it."""
+    """`path` relative to the project root with `/` separators; absolute when outside it; an
+    object in a store, its URL."""
+    if is_remote(path):
+        return to_url(path)
     path = Path(os.path.normpath(path))
     try:
         rel = path.relative_to(root)

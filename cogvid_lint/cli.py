@@ -13,6 +13,7 @@ from typing import Sequence
 
 from cogvid_lint import __version__
 from cogvid_lint.errors import ConfigError, UsageError, missing_path
+from cogvid_lint.remote.urls import is_url
 
 COMMANDS = ("check", "rule", "rules", "inspect", "cache", "undo")
 # must list cogvid_lint.report.FORMATS (a test checks it); not imported here to keep start-up light
@@ -253,8 +254,8 @@ def _run(args: argparse.Namespace) -> int:
 def _check_first_word(argv: list[str]) -> None:
     """`cogvid-lint WORD` lints the path WORD: a word that is neither a command nor an
     existing path is a mistyped command or path, not an empty project that passes."""
-    if not argv or argv[0].startswith("-") or os.path.lexists(argv[0]):
-        return
+    if not argv or argv[0].startswith("-") or os.path.lexists(argv[0]) or is_url(argv[0]):
+        return  # a URL (s3://bucket/data) is a data root: run_check says if it cannot be read
     word = argv[0]
     hint = _did_you_mean(word, COMMANDS, quote=True)
     if hint or os.sep not in word and "/" not in word:

@@ -86,8 +86,13 @@ class FileConfig(DatasetKeys):
     cache_dir: str | None = None
     fix_speed: bool | None = None
     fix_crf: int | None = None
+    remote_endpoint: str | None = None
+    remote_profile: str | None = None
+    remote_anon: bool | None = None
+    remote_fetch_limit_mib: int | None = None
 
     def __post_init__(self) -> None:
+        _at_least(self.remote_fetch_limit_mib, 1, "remote-fetch-limit-mib")
         _at_least(self.jobs, 0, "jobs")
         _at_least(self.probe_timeout, 0, "probe-timeout", inclusive=False)
         _at_least(self.fix_crf, 0, "fix-crf")

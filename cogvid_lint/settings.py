@@ -18,6 +18,7 @@ from cogvid_lint import defaults
 from cogvid_lint.config_files import DATASET_KEYS, DatasetEntry, FileConfig, RuleOverride, find_config, read_config
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.findings import Severity
+from cogvid_lint.remote.urls import is_url, to_path
 from cogvid_lint.models import DEFAULT_MODEL, ModelSpec, Resolution, known_model_names, lookup_model, parse_resolution
 
 DATASET_DEFAULTS: dict[str, Any] = {
@@ -84,6 +85,19 @@ class Options:
     no_cache: bool = False  # command line only
     fix_speed: bool = False
     fix_crf: int = defaults.CRF
+    # Data roots in object storage (s3://, gs://, az://): where the store is and how to sign
+    # in are the filesystem's (its environment variables and files); only these may be set.
+    remote_endpoint: str | None = None  # e.g. a MinIO or other S3-compatible server
+    remote_profile: str | None = None  # a named profile of the filesystem's credentials file
+    remote_anon: bool = False  # public buckets: no credentials at all
+    remote_fetch_limit_mib: int = defaults.REMOTE_FETCH_LIMIT_MIB
+
+    def remote_spec(self):
+        """The picklable RemoteSpec the discovery and the probe workers reach the stores with."""
+        from cogvid_lint.remote.access import RemoteSpec
+
+        return RemoteSpec(endpoint=self.remote_endpoint, profile=self.remote_profile, anon=self.remote_anon,
+                          fetch_limit=self.remote_fetch_limit_mib << 20, timeout=self.probe_timeout)
 
 
 OPTION_KEYS = tuple(f.name for f in fields(Options))
@@ -239,4 +253,8 @@ def _git_root(path: Path) -> Path | None:
 
 
 def absolute(path: str, base: Path) -> Path:
+    """`path` made absolute against `base`; a URL (s3://, gs://, file://) is the path that
+    stands for it (remote.urls), a URL of an unknown scheme a ValueError."""
+    if is_url(path):
+        return to_path(path)
     return Path(os.path.normpath(base / Path(path).expanduser()))

@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 DIR_NAME = ".cogvid_lint_cache"
 DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 9  # 8: rows checksummed with CRC-32; 9: thumbnail strips (kind thumbs)
-KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs")
+SCHEMA = 10  # 8: rows checksummed with CRC-32; 9: thumbnail strips; 10: remote list files
+# remote_lists: the list files of data roots in object storage, keyed by (URL, size,
+# last-modified, ETag), so a warm run over a remote root makes no GET at all
+KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs", "remote_lists")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900

@@ -271,3 +271,32 @@ def make_png(path: str | os.PathLike, width: int = 8, height: int = 8) -> Path:
     path = Path(path)
     path.write_bytes(png)
     return path
+
+
+def make_noise_clip(path: str | os.PathLike, frames: int = 30, width: int = 160, height: int = 120,
+                    fps: int = 8, faststart: bool = False, rotation: int = 0, seed: int = 0) -> Path:
+    """An H.264 mp4/mov (or VP9 webm, MPEG-4 avi, by suffix) of random noise: frames that do
+    not compress, so the clip's bytes are nearly all sample data (mdat) and its size grows
+    with frames x pixels (160x120: ~40 KB a frame) — the shape of real footage for tests
+    that count the bytes a probe reads."""
+    path = Path(path)
+    fmt = _container_for(path, None)
+    codec = _VIDEO_CODECS[fmt]
+    rng = np.random.default_rng(seed)
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format=fmt, options=options) as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            vs.codec_context.options = {"threads": "1", "crf": "10"}
+        elif codec == "libvpx-vp9":
+            vs.codec_context.options = {"deadline": "realtime", "cpu-used": "8", "threads": "1"}
+        if rotation % 360:
+            vs.set_display_rotation(-(rotation % 360))
+        for i in range(frames):
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+    return path

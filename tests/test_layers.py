@@ -36,6 +36,10 @@ FORBIDDEN = [
     ("cogvid_lint.settings", "cogvid_lint.probe", "settings are a plain value"),
     ("cogvid_lint.engine", "cogvid_lint.commands", "commands wire the engine"),
     ("cogvid_lint.", "cogvid_lint.cli", "nothing imports the command line"),
+    ("cogvid_lint.remote", "cogvid_lint.settings", "object-store access is given what it needs"),
+    ("cogvid_lint.remote", "cogvid_lint.discover", "object-store access knows no dataset"),
+    ("cogvid_lint.remote", "cogvid_lint.probe", "the probe reads objects, not the other way"),
+    ("cogvid_lint.remote", "cogvid_lint.engine", "object-store access knows no rule"),
 ]
 FORBIDDEN_EXEMPT = {"cogvid_lint.__main__"}  # `python -m cogvid_lint` is the command line
 FORBIDDEN += [

@@ -21,15 +21,16 @@ _KNOWN_NAMES = {"caption_column": CAPTION_NAMES, "video_column": VIDEO_NAMES, "i
 
 @check("dataset.missing_manifest", args=("column", "problem"))
 def missing_manifest(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
-    if dataset.missing and not dataset.root.is_dir():  # said once, not once per list it would hold
+    if dataset.missing and not dataset.is_dir(dataset.root):  # said once, not once per list it would hold
         column, wanted, folder = next(((c, w, f) for c, w, f in dataset.missing if c == "video_column"),
                                       dataset.missing[0])
-        yield Finding(Location(folder / wanted), {"column": column, "problem": "not found" + _suggest(folder, wanted,
-                                                                                                      column)})
+        yield Finding(Location(folder / wanted), {"column": column,
+                                                  "problem": "not found" + _suggest(dataset, folder, wanted, column)})
         return
     for column, wanted, folder in dataset.missing:
         target = folder / wanted
-        yield Finding(Location(target), {"column": column, "problem": "not found" + _suggest(folder, wanted, column)})
+        yield Finding(Location(target), {"column": column,
+                                         "problem": "not found" + _suggest(dataset, folder, wanted, column)})
     for manifest in (dataset.captions, dataset.videos, dataset.images):
         if manifest is not None and manifest.error is not None:
             column = _column_of(dataset, manifest)
@@ -40,11 +41,11 @@ def _column_of(dataset: Dataset, manifest: Manifest) -> str:
     return {id(dataset.captions): "caption_column", id(dataset.videos): "video_column"}.get(id(manifest), "image_column")
 
 
-def _suggest(folder: Path, wanted: str, column: str) -> str:
+def _suggest(dataset: Dataset, folder: Path, wanted: str, column: str) -> str:
     try:
-        present = [n for n in os.listdir(folder) if n.endswith(".txt")]
+        present = [n for n in dataset.listdir(folder) if n.endswith(".txt")]
     except OSError:
-        return " (the data root itself is missing)" if not folder.exists() else ""
+        return " (the data root itself is missing)" if not dataset.is_dir(folder) and not folder.exists() else ""
     known = [n for n in _KNOWN_NAMES.get(column, ()) if n in present]
     close = known or difflib.get_close_matches(wanted, present, n=1, cutoff=0.6)
     return f" (did you mean {close[0]}?)" if close else ""
@@ -235,7 +236,7 @@ def dataset_too_small(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     content (a byte-identical copy teaches nothing new). A listed clip git ignores and that is
     absent (a CI checkout) counts as listed: nothing about it can be known here. A missing
     data root is CVL001's to say."""
-    if not dataset.root.is_dir():
+    if not dataset.is_dir(dataset.root):
         return
     purpose = dataset.settings.purpose
     minimum = ctx.params["min_videos"] if purpose == "style" else ctx.params["min_videos_other"]

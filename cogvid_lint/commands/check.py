@@ -25,18 +25,22 @@ from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
 from cogvid_lint.discover.project import Project
 from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
+from cogvid_lint.remote.urls import is_remote, is_url, to_url
 from cogvid_lint.suppress import apply_filters
 
 
 
 def cli_options(args: argparse.Namespace) -> CliOptions:
-    for path in args.paths:  # a mistyped PATH must not lint nothing and pass
+    # a URL given as PATH (s3://bucket/data) is a data root, linted with the project here
+    urls = tuple(path for path in args.paths if is_url(path))
+    paths = tuple(path for path in args.paths if not is_url(path))
+    for path in paths:  # a mistyped PATH must not lint nothing and pass
         if not os.path.lexists(path):
             raise UsageError(missing_path(path))
     return CliOptions(
-        paths=tuple(args.paths) or (".",),
+        paths=paths or (".",),
         config=args.config,
-        data_roots=tuple(args.data_root),
+        data_roots=tuple(args.data_root) + urls,
         dataset={key: getattr(args, key) for key in DATASET_KEYS if getattr(args, key) is not None},
         select=args.select,
         ignore=args.ignore,
@@ -89,7 +93,8 @@ class Lint:
         try:
             project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = self.keys, self.clips_of = probe_keys(project)
-            with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early) as probes:
+            with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early,
+                             remote=options.remote_spec()) as probes:
                 early = None  # the stream owns it now
                 clean = clean_clips(active, project, store, keys, clips_of, probes.version)
                 with ProgressBar.maybe(probes, jobs, self.progress) as bar:
@@ -104,6 +109,13 @@ class Lint:
                 early.close()
         if content:  # the pixel rules (opt-in): the frames each clip's trainer takes, decoded once
             todo, served = content_jobs(keys, clips_of, decode_tier(active), strips=self.pictures)
+            remote = [n for n, job in enumerate(todo) if is_remote(job.key.path)]
+            if remote:  # the decode reads local files: said once, not once per clip
+                print(f"cogvid-lint: warning: the pixel rules read local clips only: {len(remote)} clip"
+                      f"{'s' if len(remote) != 1 else ''} in object storage skipped", file=sys.stderr)
+                skip = set(remote)
+                todo = [job for n, job in enumerate(todo) if n not in skip]
+                served = [clips for n, clips in enumerate(served) if n not in skip]
             timeout = options.probe_timeout * CONTENT_TIMEOUT_FACTOR if options.probe_timeout else None
             with ContentStream(todo, store, workers=jobs, timeout=timeout) as stream:
                 with ProgressBar.decoding(stream, self.progress) as bar:
@@ -130,7 +142,19 @@ def clean_clips(active, project, store: Store, keys, clips_of, probe_version: st
 CONTENT_TIMEOUT_FACTOR = 4
 
 
+def _local_fixes_only(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """The findings with the fixes that would change a remote object taken off."""
+    import dataclasses
+
+    def remote(fix) -> bool:
+        return any(is_remote(op.path) for op in fix.operations)
+
+    return [dataclasses.replace(d, fix=None) if d.fix is not None and remote(d.fix) else d for d in diagnostics]
+
+
 def _relative(path: str, root: Path) -> str:
+    if is_remote(path):
+        return to_url(path)
     try:
         return os.path.relpath(path, root)
     except ValueError:
@@ -187,10 +211,16 @@ def run_check(args: argparse.Namespace) -> int:
         from cogvid_lint.fix.driver import run_fixes
         from cogvid_lint.fix.recovery import recover
 
+        remote = sorted({to_url(ds.data_root) for ds in lint.datasets if is_remote(ds.data_root)})
+        if remote:  # said once: their findings are reported, nothing in a store is changed
+            print(f"cogvid-lint: warning: {', '.join(remote)}: fixes need a local data root; "
+                  "nothing in object storage is changed (lint a local copy to fix it)", file=sys.stderr)
+        local = [ds.data_root for ds in lint.datasets if not is_remote(ds.data_root)]
         # a media fix run killed earlier: finish its verified clips, drop its temp files
-        recovered = recover([ds.data_root for ds in lint.datasets], finish=True) if lint.datasets else []
+        recovered = recover(local, finish=True) if local else []
         notes += recovered
-        outcome = run_fixes(lint.run, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
+        lint_once = (lambda: _local_fixes_only(lint.run())) if remote else lint.run
+        outcome = run_fixes(lint_once, args.unsafe_fixes, judge=rewrite_judge(lint) if args.unsafe_fixes else None)
         diagnostics = outcome.remaining
         notes.append(f"Fixed {outcome.fixed} finding{'s' if outcome.fixed != 1 else ''} "
                      f"({len(diagnostics)} remaining).")

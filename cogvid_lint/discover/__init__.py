@@ -26,11 +26,48 @@ def discover(settings: Settings, *, python: bool = True, datasets: Sequence[Data
     """The project: `datasets` (resolved: discover.datasets) loaded, the Python files found
     when `python`. `store`: where facts derived from the project's files are kept."""
     project = Project(root=settings.root, settings=settings, store=store)
-    project.datasets = [_only(load_dataset(ds)) if ds.clips_only else load_dataset(ds) for ds in datasets]
+    sources = data_sources(settings, datasets, store)
+    try:
+        project.datasets = [_only(load_dataset(ds, sources.get(ds.data_root))) if ds.clips_only
+                            else load_dataset(ds, sources.get(ds.data_root)) for ds in datasets]
+    except Exception as exc:
+        from cogvid_lint.remote.access import RemoteError
+
+        if isinstance(exc, RemoteError):  # a remote dataset discovery cannot read yet: one line
+            from cogvid_lint.errors import ConfigError
+
+            raise ConfigError([str(exc)]) from None
+        raise
     mark_git_ignored(project.datasets)  # a CI checkout lists clips git keeps out of it
     if python:
         project.python_files = [PythonFile(path, project) for path in find_python_files(settings)]
     return project
+
+
+def data_sources(settings: Settings, datasets: Sequence[DatasetSettings], store: Store | None = None) -> dict[Path, object]:
+    """A RemoteFiles (one listing) for each data root in an object store; ConfigError, one
+    line each, for those that cannot be listed (unreachable, no bucket, access denied, the
+    filesystem's extra not installed)."""
+    from cogvid_lint.remote.urls import is_remote
+
+    remote = list(dict.fromkeys(ds.data_root for ds in datasets if is_remote(ds.data_root)))
+    if not remote:
+        return {}
+    from cogvid_lint.discover.source import RemoteFiles
+    from cogvid_lint.errors import ConfigError
+    from cogvid_lint.remote.access import RemoteError
+
+    spec = settings.options.remote_spec()
+    found: dict[Path, object] = {}
+    problems = []
+    for root in remote:
+        try:
+            found[root] = RemoteFiles(root, spec, store)
+        except RemoteError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def _only(dataset: Dataset) -> Dataset:

@@ -13,6 +13,7 @@ from cogvid_lint.discover.manifest import read_manifest
 from cogvid_lint.discover.project import UNKNOWN, Clip, Dataset, ManifestLine
 from cogvid_lint.fsutil import Under, is_inside, plain_path
 from cogvid_lint.gcpause import gc_paused
+from cogvid_lint.remote.urls import to_url
 
 if TYPE_CHECKING:  # settings imports discover.launch: a runtime import here is circular
     from cogvid_lint.settings import DatasetSettings
@@ -27,19 +28,28 @@ POSIX = os.name == "posix"
 
 
 @gc_paused()  # a Clip (and a ManifestLine) per list line, kept for the whole run
-def load_dataset(settings: DatasetSettings) -> Dataset:
+def load_dataset(settings: DatasetSettings, files: Any = None) -> Dataset:
+    """`files`: where the dataset's files are read from (LocalFiles, or discover.source's
+    RemoteFiles for a data root in an object store)."""
     root = settings.data_root
+    files = files if files is not None else LocalFiles()
     profile = trainers.get(settings.trainer or trainers.DEFAULT)
     layout = settings.layout
     if layout == "auto":
-        layout = profile.layout if profile.layout != "cogvideo" else _detect_layout(root, settings)
-    dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile)
+        layout = profile.layout if profile.layout != "cogvideo" else _detect_layout(root, settings, files)
+    dataset = Dataset(root=root, settings=settings, layout=layout, profile=profile, files=files)
+    if files.remote and layout != "cogvideo":
+        from cogvid_lint.remote.access import RemoteError
+
+        # SAT's walk and finetrainers' metadata forms read the local file system still
+        raise RemoteError(f"{to_url(root)}: the {layout} layout is not read from object storage yet "
+                          "(lists: prompts.txt + videos.txt); lint a local copy")
     if layout == "sat":
-        load_sat(dataset, RealPaths(), SKIP_WALK)
+        load_sat(dataset, files, SKIP_WALK)
     elif layout == "finetrainers":
-        load_finetrainers(dataset, RealPaths())
+        load_finetrainers(dataset, files)
     else:
-        _load_cogvideo(dataset, RealPaths())
+        _load_cogvideo(dataset, files)
     return dataset
 
 
@@ -47,44 +57,45 @@ def load_dataset(settings: DatasetSettings) -> Dataset:
 SKIP_WALK = frozenset({BACKUP_DIR, ".cogvid_lint_cache"})
 
 
-def _detect_layout(root: Path, settings: DatasetSettings) -> str:
-    if settings.video_column or settings.caption_column or _first_existing(root, VIDEO_NAMES):
+def _detect_layout(root: Path, settings: DatasetSettings, files: Any) -> str:
+    if settings.video_column or settings.caption_column or _first_existing(root, VIDEO_NAMES, files):
         return "cogvideo"
-    if (root / "videos").is_dir() and (root / "labels").is_dir():
+    if files.is_dir(root / "videos") and files.is_dir(root / "labels"):
         return "sat"
     return "cogvideo"
 
 
-def _first_existing(root: Path, names: tuple[str, ...]) -> Path | None:
+def _first_existing(root: Path, names: tuple[str, ...], files: Any) -> Path | None:
     for name in names:
-        if (root / name).is_file():
+        if files.is_file(root / name):
             return root / name
     return None
 
 
-def _column(dataset: Dataset, column: str, configured: str | None, names: tuple[str, ...], required: bool):
+def _column(dataset: Dataset, column: str, configured: str | None, names: tuple[str, ...], required: bool,
+            files: Any):
     root = dataset.root
     if configured:
         path = root / configured
-        if path.is_file():
-            return read_manifest(path)
+        if files.is_file(path):
+            return files.read_manifest(path)
         dataset.missing.append((column, configured, root))
         return None
-    found = _first_existing(root, names)
+    found = _first_existing(root, names, files)
     if found is not None:
-        return read_manifest(found)
+        return files.read_manifest(found)
     if required:
         dataset.missing.append((column, names[0], root))
     return None
 
 
-def _load_cogvideo(dataset: Dataset, realpath: RealPaths) -> None:
+def _load_cogvideo(dataset: Dataset, realpath: LocalFiles) -> None:
     settings = dataset.settings
-    dataset.captions = _column(dataset, "caption_column", settings.caption_column, CAPTION_NAMES, True)
-    dataset.videos = _column(dataset, "video_column", settings.video_column, VIDEO_NAMES, True)
+    dataset.captions = _column(dataset, "caption_column", settings.caption_column, CAPTION_NAMES, True, realpath)
+    dataset.videos = _column(dataset, "video_column", settings.video_column, VIDEO_NAMES, True, realpath)
     spec = settings.model_spec
     wants_images = settings.image_column is not None
-    dataset.images = _column(dataset, "image_column", settings.image_column, IMAGE_NAMES, wants_images)
+    dataset.images = _column(dataset, "image_column", settings.image_column, IMAGE_NAMES, wants_images, realpath)
     if spec is not None and spec.kind == "t2v" and not wants_images:
         dataset.images = None
     if dataset.videos is not None and dataset.videos.error is None:
@@ -187,6 +198,24 @@ class RealPaths:
         if under is None:
             under = self._under[root] = Under(root)
         return under
+
+
+class LocalFiles(RealPaths):
+    """The local file system as a dataset's data source (discover.source has the remote one)."""
+
+    remote = False
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
+
+    def is_dir(self, path: Path) -> bool:
+        return path.is_dir()
+
+    def read_manifest(self, path: Path, keep_blank: bool = False):
+        return read_manifest(path, keep_blank)
+
+    def listdir(self, folder: Path) -> list[str]:
+        return os.listdir(folder)
 
 
 def _join(base: str, name: str) -> str:

@@ -144,17 +144,25 @@ def _dataset_settings(cli, config, config_file, cwd, root, paths, launch, errors
     """One DatasetSettings per data root, each key from the highest-precedence source."""
     where = Source.in_file(config_file) if config_file else DEFAULT
     roots: list[tuple[Path, Source, Mapping[str, Any]]] = []  # (root, source, per-dataset config)
+
+    def place(text: str, base: Path, label: str) -> Path | None:
+        try:
+            return absolute(text, base)
+        except ValueError as exc:  # a URL of a scheme we cannot read
+            errors.append(f"{label}: key 'data-root': {exc}")
+            return None
+
     if cli.data_roots:
         given = getattr(cli, "source", COMMAND_LINE)
-        roots = [(absolute(r, cwd), given, {}) for r in cli.data_roots]
+        placed = [(place(r, cwd, "command line"), given, {}) for r in cli.data_roots]
+        roots = [item for item in placed if item[0] is not None]
     elif config.data_root is not None:
         entries = config.data_root if isinstance(config.data_root, list) else [config.data_root]
         for entry in entries:
-            if isinstance(entry, DatasetEntry):
-                per = entry.dataset_values()
-                roots.append((absolute(entry.path, config_file.parent), where, per))
-            else:
-                roots.append((absolute(entry, config_file.parent), where, {}))
+            text, per = (entry.path, entry.dataset_values()) if isinstance(entry, DatasetEntry) else (entry, {})
+            path = place(text, config_file.parent, str(config_file))
+            if path is not None:
+                roots.append((path, where, per))
     elif launch:
         roots = [(path, ls.source("data_root"), {}) for path, ls in launch.items()]
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cogvid_lint import trainers
+from cogvid_lint.remote.urls import is_url, to_path
 from cogvid_lint.settings import Source
 
 # Flags whose mention makes a shell script worth reading (each trainer's data root flag).
@@ -168,8 +169,15 @@ class _Reader:
 
 
 def resolve_data_root(settings: LaunchSettings, project_root: Path) -> Path:
-    """Relative roots are tried against the script's folder, then the project root."""
-    raw = Path(settings.values["data_root"]).expanduser()
+    """Relative roots are tried against the script's folder, then the project root; a URL
+    (`--data_root s3://bucket/data`) is the path that stands for it (remote.urls)."""
+    text = settings.values["data_root"]
+    if is_url(text):
+        try:
+            return to_path(text)
+        except ValueError:
+            pass  # an unknown scheme: read as the relative path it also is, found missing
+    raw = Path(text).expanduser()
     if raw.is_absolute():
         return raw
     for base in (settings.script.parent, project_root):

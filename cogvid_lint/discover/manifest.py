@@ -22,6 +22,11 @@ def read_manifest(path: Path, keep_blank: bool = False) -> Manifest:
         data = path.read_bytes()
     except OSError as exc:
         return Manifest(path, error=f"cannot read: {exc.strerror or exc}")
+    return parse_manifest_bytes(path, data, keep_blank)
+
+
+def parse_manifest_bytes(path: Path, data: bytes, keep_blank: bool = False) -> Manifest:
+    """A list file's bytes as the trainer reads them (read_manifest's, wherever they came from)."""
     nul = data.find(b"\x00")
     if nul >= 0:
         return Manifest(path, error=f"contains a NUL byte at offset {nul}")

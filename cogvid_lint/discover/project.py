@@ -143,6 +143,9 @@ class Dataset:
     # media, discover.gitignored): not missing-media, not checked; the report says so once
     git_ignored: frozenset[str] = frozenset()
     profile: "Profile | None" = None  # the trainer that trains on it (set by discovery)
+    # where its files are read from (discover.dataset.LocalFiles, discover.source.RemoteFiles
+    # for a data root in an object store); None: the local file system
+    files: Any = field(default=None, repr=False)
     _samples: dict[tuple, Any] = field(default_factory=dict, repr=False)  # samples and resizes, by their inputs
 
     def sample(self, frames: int, fps: float | None) -> "Sample":
@@ -165,6 +168,15 @@ class Dataset:
     @property
     def name(self) -> str:
         return self.root.name or str(self.root)
+
+    def is_dir(self, path: Path) -> bool:
+        """Whether `path` is a folder of the dataset's data source (an object store's prefix
+        that holds objects)."""
+        return self.files.is_dir(path) if self.files is not None else path.is_dir()
+
+    def listdir(self, folder: Path) -> list[str]:
+        """os.listdir of the dataset's data source; OSError when `folder` is not one."""
+        return self.files.listdir(folder) if self.files is not None else os.listdir(folder)
 
 
 @dataclass

@@ -41,8 +41,9 @@ class _Source:
     """Reads by offset, from the head already in memory when it holds the bytes (a small
     clip is all head), else from the file, opened on first need."""
 
-    def __init__(self, path: str, head: bytes, size: int):
+    def __init__(self, path: str, head: bytes, size: int, opener=None):
         self.path, self.head, self.file = path, head, None
+        self.opener = opener  # a fresh reader of its own (a remote object), else open(path)
         self.whole = len(head) >= size  # the head is the file: nothing to open
         self.boxes = 0  # headers read so far (_MAX_BOXES)
 
@@ -50,7 +51,8 @@ class _Source:
         if self.whole or pos + n <= len(self.head):
             return self.head[pos:pos + n]
         if self.file is None:
-            self.file = open(self.path, "rb")  # noqa: SIM115  closed by read_layout
+            # its own reader: sharing PyAV's would move the position under the demuxer
+            self.file = open(self.path, "rb") if self.opener is None else self.opener()  # noqa: SIM115
         self.file.seek(pos)
         return self.file.read(n)
 
@@ -151,15 +153,16 @@ def read_head(path: str, size: int) -> bytes:
         os.close(fd)
 
 
-def read_layout(path: str, head: bytes = b"", size: int | None = None) -> BoxLayout:
+def read_layout(path: str, head: bytes = b"", size: int | None = None, opener=None) -> BoxLayout:
     """Walk the top level and the tkhd/mvhd matrices of an mp4/mov file. Never raises.
-    `head` (read_head's) and `size` (the file's) spare reading them again."""
+    `head` (read_head's) and `size` (the file's) spare reading them again; `opener`, a
+    function giving a fresh binary reader of the file (a remote object), replaces open()."""
     layout = BoxLayout()
     src = None
     try:
         if size is None:
             size = os.stat(path).st_size
-        src = _Source(path, head, size)
+        src = _Source(path, head, size, opener)
         first = True
         for kind, payload, box_end in _children(src, 0, size):
             if first:

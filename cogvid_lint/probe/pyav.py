@@ -19,6 +19,7 @@ import os
 import stat
 from fractions import Fraction
 from operator import sub
+from typing import BinaryIO, Callable, NamedTuple
 
 from cogvid_lint.probe.ebml import PatchedFile, lenient_patches
 from cogvid_lint.probe.info import VideoInfo
@@ -42,6 +43,7 @@ _IMAGE_FORMATS = ("image2", "image2pipe", "apng", "webp_pipe")
 # probes, and read the pixel format from the codec's headers instead.
 _HEADER_ONLY = {"codec_whitelist": "none"}
 _MATROSKA = "matroska,webm"
+_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 # Before reading a frame, decord 0.6.0 reserves its frame index for the count the header
 # claims (nb_frames, else average rate x duration): 24 bytes a frame (AVFrameTime: pts,
 # dts, start, stop). A damaged count (an stts entry or strh length of 2^31-1) makes that
@@ -59,8 +61,24 @@ def warm_up() -> None:
     import av  # noqa: F401
 
 
+class NeedsBytes(Exception):
+    """The probe of a SparseMedia would read pixels (decode a frame) where the view has
+    placeholders: the caller probes the whole object instead."""
+
+
+class SparseMedia(NamedTuple):
+    """An mp4/mov object whose index (moov) is real and whose sample data (mdat) reads as
+    zeros: demuxing it gives every packet's size, timestamps and keyframe flag from the
+    index alone, as the file would. `open()`: a fresh reader with its own position."""
+
+    size: int
+    head: bytes
+    open: Callable[[], BinaryIO]
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`."""
+    """Facts about the clip at `path`; every failure is `VideoInfo(error=...)`. (A clip in
+    an object store is probed by probe.remote, through this same code.)"""
     p = os.fspath(path)
     if isinstance(p, bytes):
         p = os.fsdecode(p)
@@ -68,6 +86,26 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         return _probe(p)
     except Exception as exc:  # noqa: BLE001  contract is "never raises": report as data
         return VideoInfo(path=p, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
+
+
+def probe_sparse(p: str, media: SparseMedia) -> VideoInfo:
+    """The probe of an mp4/mov object from its index (SparseMedia); raises NeedsBytes where
+    the answer needs its sample data, else answers as probe() on the whole file would."""
+    import av
+
+    fmt = sniff_format(media.head)
+    if fmt != _MP4:
+        raise NeedsBytes
+    try:
+        container = av.open(media.open(), format=fmt, metadata_errors="ignore", container_options=_HEADER_ONLY)
+    except (av.error.FFmpegError, OSError):
+        raise NeedsBytes from None  # the whole file's open says why, as it always did
+    with container:
+        vs = _pick_stream(container)
+        pix_fmt = header_pix_fmt(vs)
+        if pix_fmt is DECODE:
+            raise NeedsBytes
+        return _inspect(av, container, vs, p, media.head, media.size, pix_fmt, media)
 
 
 def _probe(p: str) -> VideoInfo:
@@ -164,8 +202,9 @@ def _pick_stream(container):
 
 
 def _inspect(av, container, vs, p: str, head: bytes, size: int,
-             pix_fmt: str | None) -> VideoInfo:
-    """The VideoInfo of open `container`, whose video stream is `vs` (_pick_stream's)."""
+             pix_fmt: str | None, sparse: SparseMedia | None = None) -> VideoInfo:
+    """The VideoInfo of open `container`, whose video stream is `vs` (_pick_stream's).
+    `sparse`: the container reads a SparseMedia (see probe_sparse)."""
     fmt = container.format.name
     base = {"path": p, "size_bytes": size, "container": fmt,
             "has_audio": bool(container.streams.audio)}
@@ -183,7 +222,7 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
     if coded_w <= 0 or coded_h <= 0:
         return VideoInfo(**base, error="unknown frame size")
 
-    rotation = _rotation(p, head, size, fmt, vs.index)
+    rotation = _rotation(p, head, size, fmt, vs.index, sparse.open if sparse is not None else None)
     w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     base.update(rotation=rotation, width=w, height=h)
 
@@ -210,6 +249,8 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
     base.update(_timing(scan.pts, vs.time_base))
 
     suspect = scan.count < base["header_frames"] or scan.last_corrupt
+    if suspect and sparse is not None:
+        raise NeedsBytes  # the verdict decodes the last packets: placeholders would not
     if suspect:
         problem = _tail_problem(av, vs, scan, coded_w * coded_h)
         if problem:
@@ -260,10 +301,10 @@ def _decord_refusal(vs, container, base: dict) -> str | None:
     return None
 
 
-def _rotation(p: str, head: bytes, size: int, fmt: str, index: int) -> int:
+def _rotation(p: str, head: bytes, size: int, fmt: str, index: int, opener=None) -> int:
     if "mp4" not in fmt and "mov" not in fmt:
         return 0  # decord's FFmpeg 4.1 reads a display matrix from mp4/mov only
-    rotations = read_layout(p, head, size).track_rotations
+    rotations = read_layout(p, head, size, opener).track_rotations
     return rotations[index] if index < len(rotations) else 0
 
 

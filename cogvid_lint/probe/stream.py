@@ -14,7 +14,9 @@ from typing import NamedTuple
 from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.pool import ProbePool
-from cogvid_lint.probe.worker import probe_fn_spec
+from cogvid_lint.probe.worker import RemoteJob, probe_fn_spec
+from cogvid_lint.remote.access import RemoteSpec
+from cogvid_lint.remote.urls import is_remote
 from cogvid_lint.store import StatKey, Store
 
 # Stored answers are handed over this many at a time, so that the consumer's other work
@@ -91,7 +93,8 @@ class _PooledStream:
 
 
 class ProbeStream(_PooledStream):
-    """(path, VideoInfo) for each of `keys` (unique paths), pulled with `take()`.
+    """(path, VideoInfo) for each of `keys` (unique paths), pulled with `take()`. `remote`:
+    how the workers reach the object stores of remote clips (remote.urls paths).
 
     `pool`: the workers to probe with; one started early (ProbePool(start=True)) is used as
     is, else one is made when a file needs probing. The stream owns it: `close()` stops it
@@ -99,7 +102,7 @@ class ProbeStream(_PooledStream):
     says as much about this run's load as about the clip)."""
 
     def __init__(self, keys: Sequence[StatKey], store: Store, *, jobs: int = 0, timeout: float | None = None,
-                 pool: ProbePool | None = None, spec: str | None = None):
+                 pool: ProbePool | None = None, spec: str | None = None, remote: RemoteSpec | None = None):
         self.spec = spec or (pool.spec if pool is not None else probe_fn_spec())
         self.store = store
         self.version = cache.probe_version(self.spec) if store.usable else None
@@ -114,7 +117,10 @@ class ProbeStream(_PooledStream):
                 self.pool = ProbePool(jobs, timeout, self.spec)
             elif timeout is not None:
                 self.pool.timeout = timeout
-            self.pool.submit([key.path for key in self.todo])
+            # a clip in an object store is a job of (path, listed size, how to reach the store)
+            reach = remote or RemoteSpec()
+            self.pool.submit([RemoteJob(key.path, key.size, reach) if is_remote(key.path) else key.path
+                              for key in self.todo])
         elif self.pool is not None:  # started early for nothing: every answer was stored
             self.pool.close()
             self.pool = None

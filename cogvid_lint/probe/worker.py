@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from cogvid_lint.probe.info import VideoInfo
 
@@ -37,8 +37,19 @@ def resolve_probe_fn(spec: str) -> ProbeFn:
     return getattr(importlib.import_module(module), name)
 
 
+class RemoteJob(NamedTuple):
+    """The probe of a clip in an object store (remote.urls path): its listed size and how to
+    reach the store (a remote.access.RemoteSpec). probe.remote reads it and hands the bytes
+    to the pool's probe function."""
+
+    path: str
+    size: int
+    spec: Any
+
+
 def probe_failed(job: Any, reason: str) -> VideoInfo:
-    return VideoInfo(path=job, error=reason)
+    # a remote clip's job is (path, size, spec): see probe.pyav.probe
+    return VideoInfo(path=job[0] if isinstance(job, tuple) else job, error=reason)
 
 
 def resolve_failure(spec: str) -> FailFn:
@@ -49,6 +60,10 @@ def resolve_failure(spec: str) -> FailFn:
 
 def call_probe(fn: ProbeFn, job: Any, failure: FailFn = probe_failed) -> Any:
     try:
+        if isinstance(job, RemoteJob):
+            from cogvid_lint.probe.remote import probe_remote
+
+            return probe_remote(job.path, job.size, job.spec, fn)
         return fn(*job) if isinstance(job, tuple) else fn(job)
     except Exception as exc:
         return failure(job, f"probe failed: {type(exc).__name__}: {exc}"[:300])

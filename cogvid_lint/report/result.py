@@ -13,6 +13,7 @@ from cogvid_lint.catalogue import RuleSpec
 from cogvid_lint.findings import Diagnostic, Location, Severity
 from cogvid_lint.fsutil import plain_path
 from cogvid_lint.pictures import ClipPictures
+from cogvid_lint.remote.urls import is_remote, to_url
 from cogvid_lint.settings import DatasetSettings, Settings
 
 
@@ -48,7 +49,10 @@ class RunResult:
     def relpath(self, path: Path) -> str:
         """Relative to `cwd` when under it, always with `/` separators; a path elsewhere in
         the project (a data root the config names from a subfolder) is `../`-relative, and
-        only a path outside the project (a dataset on another disk) stays absolute."""
+        only a path outside the project (a dataset on another disk) stays absolute, and an
+        object in a store is its URL."""
+        if is_remote(path):
+            return to_url(path)
         shown = _relpath(os.fspath(path), os.fspath(self.cwd))
         if self.settings is not None and os.path.isabs(shown):
             return _within_project(shown, os.fspath(self.cwd), os.fspath(self.settings.root))

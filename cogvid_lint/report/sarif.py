@@ -14,6 +14,7 @@ from urllib.parse import quote
 from cogvid_lint import __version__
 from cogvid_lint.catalogue import RuleSpec, rule_text  # the text `cogvid-lint rule CODE` prints
 from cogvid_lint.findings import Location
+from cogvid_lint.remote.urls import is_remote, to_url
 from cogvid_lint.report import ci
 from cogvid_lint.report.result import RunResult
 
@@ -56,7 +57,9 @@ def render(result: RunResult) -> str:
 
 def _physical(result: RunResult, location: Location) -> dict[str, Any]:
     rel = ci.project_path(result, location.path)
-    if rel.startswith("/"):  # outside the project: an absolute file URI
+    if is_remote(location.path):  # an object in a store: its URL is the artifact's URI
+        artifact: dict[str, Any] = {"uri": to_url(location.path)}
+    elif rel.startswith("/"):  # outside the project: an absolute file URI
         artifact: dict[str, Any] = {"uri": location.path.as_uri()}
     else:
         artifact = {"uri": quote(rel, safe="/"), "uriBaseId": "%SRCROOT%"}

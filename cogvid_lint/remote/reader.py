@@ -1,0 +1,124 @@
+"""Range reads of one remote object, each one request, counted; what was read is kept.
+
+`SparseView` is a file object over such an object for PyAV: the ranges read so far are
+real, the `holes` (the payloads of an mp4's mdat boxes) read as zeros without a request,
+and anything else is fetched when first read. It has its own position: the box walk
+gets another view (sharing one position with the demuxer miscounts frames).
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+from typing import Any, Sequence
+
+from cogvid_lint.remote import urls
+
+
+class ObjectChanged(Exception):
+    """The object is not the size it was listed with (rewritten or cut since the listing)."""
+
+
+class ObjectReader:
+    """Range reads of the object at remote path `path`, listed with `size` bytes."""
+
+    def __init__(self, fs: Any, path: str, size: int):
+        self.fs, self.key, self.size = fs, urls.key_of(path), size
+        self.requests = 0
+        self.bytes = 0
+        self._starts: list[int] = []  # kept spans, sorted and disjoint: start -> bytes
+        self._spans: dict[int, bytes] = {}
+
+    def fetch(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) in one request (end clipped to the listed size)."""
+        end = min(end, self.size)
+        if end <= start:
+            return b""
+        self.requests += 1
+        data = self.fs.cat_file(self.key, start=start, end=end)
+        self.bytes += len(data)
+        if len(data) != end - start:
+            raise ObjectChanged(f"read {len(data)} of bytes {start}-{end} of an object listed with {self.size}")
+        self._keep(start, data)
+        return data
+
+    def _keep(self, start: int, data: bytes) -> None:
+        if start in self._spans and len(self._spans[start]) >= len(data):
+            return
+        if start not in self._spans:
+            bisect.insort(self._starts, start)
+        self._spans[start] = data
+
+    def cached(self, pos: int) -> tuple[int, bytes] | None:
+        """The kept span holding byte `pos`: (its start, its bytes), or None."""
+        i = bisect.bisect_right(self._starts, pos) - 1
+        if i < 0:
+            return None
+        start = self._starts[i]
+        data = self._spans[start]
+        return (start, data) if start + len(data) > pos else None
+
+    def ensure(self, start: int, end: int) -> None:
+        """Have [start, end) kept: each gap fetched in one request (rarely more than one)."""
+        pos, end = start, min(end, self.size)
+        while pos < end:
+            span = self.cached(pos)
+            if span is not None:
+                pos = span[0] + len(span[1])
+                continue
+            stop = min(end, self.next_start(pos))
+            self.fetch(pos, stop)
+            pos = stop
+
+    def next_start(self, pos: int) -> int:
+        """Where the first kept span after `pos` starts (the size when none)."""
+        i = bisect.bisect_right(self._starts, pos)
+        return self._starts[i] if i < len(self._starts) else self.size
+
+    def read(self, pos: int, n: int, holes: Sequence[tuple[int, int]] = ()) -> bytes:
+        """Bytes [pos, pos+n): kept ones as they are, `holes` as zeros, the rest fetched."""
+        end = min(pos + n, self.size)
+        out = bytearray()
+        while pos < end:
+            span = self.cached(pos)
+            if span is not None:
+                start, data = span
+                piece = data[pos - start:end - start]
+            else:
+                hole = next(((a, b) for a, b in holes if a <= pos < b), None)
+                if hole is not None:
+                    piece = bytes(min(hole[1], end, self.next_start(pos)) - pos)
+                else:
+                    stop = min(end, self.next_start(pos), *(a for a, _ in holes if a > pos))
+                    piece = self.fetch(pos, stop)
+            out += piece
+            pos += len(piece)
+        return bytes(out)
+
+
+class SparseView(io.RawIOBase):
+    """A read-only, seekable file object over an ObjectReader (see the module's docstring)."""
+
+    def __init__(self, reader: ObjectReader, holes: Sequence[tuple[int, int]] = ()):
+        super().__init__()
+        self.reader, self.holes, self.pos = reader, tuple(holes), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.reader.size}[whence]
+        self.pos = max(base + offset, 0)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        data = self.reader.read(self.pos, len(buffer), self.holes)
+        buffer[:len(data)] = data
+        self.pos += len(data)
+        return len(data)

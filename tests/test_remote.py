@@ -1,0 +1,338 @@
+"""Data roots in object storage: an S3-compatible server on 127.0.0.1 (moto, tests/s3server.py)
+holds the fixture clips; every probe through a URL equals the probe through the path, the
+requests each costs are counted by the server (never timed), and bad input is one line or a
+per-clip finding."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+
+from clips import cut_tail_bytes, make_clip, make_noise_clip, truncate_clip  # noqa: E402
+from conftest import COGVID_LINT  # noqa: E402
+from s3server import ACCESS, S3Server  # noqa: E402
+
+from cogvid_lint.probe.mp4box import HEAD_BYTES  # noqa: E402
+from cogvid_lint.probe.pyav import probe  # noqa: E402
+from cogvid_lint.probe.remote import SMALL_OBJECT, probe_remote  # noqa: E402
+from cogvid_lint.remote import urls  # noqa: E402
+from cogvid_lint.remote.access import RemoteError, RemoteSpec, filesystem  # noqa: E402
+
+BUCKET = "clips"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(s3, monkeypatch):
+    """The environment the filesystem reads credentials and the endpoint from (and this
+    process too, for the in-process probes)."""
+    for key, value in ACCESS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
+    return {**os.environ, **ACCESS, "AWS_ENDPOINT_URL": s3.url}
+
+
+# name -> how the clip is made: the containers, both mp4 layouts, above and below the size a
+# first request reads whole, rotated, and cut short (truncated uploads)
+CLIPS = {
+    "small.mp4": lambda p: make_clip(p, frames=20),
+    "rotated.mp4": lambda p: make_noise_clip(p, frames=32, rotation=90),
+    "moov_at_end.mp4": lambda p: make_noise_clip(p, frames=32),
+    "faststart.mp4": lambda p: make_noise_clip(p, frames=32, faststart=True),
+    "bframes.mov": lambda p: make_noise_clip(p, frames=32),
+    "clip.webm": lambda p: make_clip(p, frames=20),
+    "clip.mkv": lambda p: make_clip(p, frames=20, rotation=90),
+    "clip.avi": lambda p: make_clip(p, frames=20),
+    "cut_faststart.mp4": lambda p: cut_tail_bytes(make_noise_clip(p, frames=32, faststart=True), 30_000),
+    "cut_moov_at_end.mp4": lambda p: truncate_clip(make_noise_clip(p, frames=32), 0.7),
+    "not_a_video.mp4": lambda p: Path(p).write_bytes(b"\0" * 300_000),
+}
+
+
+@pytest.fixture(scope="module")
+def uploaded(s3, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("objects")
+    for name, make in CLIPS.items():
+        make(folder / name)
+    s3.upload(BUCKET, folder, "probe")
+    return folder
+
+
+def _remote(name: str, prefix: str = "probe") -> str:
+    return os.fspath(urls.to_path(f"s3://{BUCKET}/{prefix}/{name}"))
+
+
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_probe_through_url_equals_probe_through_path(name, uploaded, s3, env):
+    local = uploaded / name
+    size = local.stat().st_size
+    s3.clear()
+    remote = probe_remote(_remote(name), size, RemoteSpec(endpoint=s3.url))
+    assert dataclasses.replace(remote, path=os.fspath(local)) == probe(local)
+    assert remote.path == _remote(name)
+    asked = s3.object_requests(BUCKET, "probe/")
+    assert asked and all(r.method == "GET" for r in asked), [(r.method, r.path) for r in asked]  # no HEAD
+    sent = sum(r.sent for r in asked)
+    if size <= SMALL_OBJECT or not name.endswith((".mp4", ".mov")):
+        assert len(asked) == 1 and sent == size  # the whole object, in one GET
+    elif name.startswith(("moov_at_end", "faststart", "rotated", "bframes")):
+        # from the index alone: at most three range requests, the head and the moov
+        assert len(asked) <= 3
+        assert sent < HEAD_BYTES + 16_000 < size / 4, (sent, size)
+    else:  # cut short: the verdict decodes the tail, as the local probe does, from the whole object
+        assert sent <= size + HEAD_BYTES
+
+
+def test_a_clip_made_large_is_probed_from_its_moov(s3, env, tmp_path):
+    """~1.5 MB of noise: the head (64 KiB) and the moov are read, ~5% of the object."""
+    for faststart in (False, True):
+        path = make_noise_clip(tmp_path / f"big{faststart}.mp4", frames=80, faststart=faststart)
+        s3.upload(BUCKET, tmp_path, "big")
+        s3.clear()
+        info = probe_remote(_remote(path.name, "big"), path.stat().st_size, RemoteSpec(endpoint=s3.url))
+        assert dataclasses.replace(info, path=os.fspath(path)) == probe(path)
+        asked = s3.object_requests(BUCKET, f"big/{path.name}")
+        assert len(asked) <= 3 and all(r.range for r in asked)
+        assert sum(r.sent for r in asked) <= 0.06 * path.stat().st_size
+
+
+def test_urls_round_trip():
+    for url in ("s3://bucket/data", "s3://bucket/data/a b.mp4", "gs://b/x/y.webm", "az://container/p"):
+        path = urls.to_path(url)
+        assert path.is_absolute() and urls.is_remote(path) and urls.to_url(path) == url
+    assert urls.to_path("file:///tmp/data") == Path("/tmp/data")
+    assert not urls.is_remote("/data/videos/a.mp4")
+    with pytest.raises(ValueError, match="unsupported URL scheme 'ftp'"):
+        urls.to_path("ftp://host/data")
+
+
+def _dataset(root: Path, names: list[str]) -> None:
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        if name.endswith(".webm"):
+            make_clip(root / "videos" / name, frames=20)
+        else:
+            make_clip(root / "videos" / name, frames=49, width=96, height=64)
+    (root / "videos.txt").write_text("".join(f"videos/{n}\n" for n in names) + "videos/gone.mp4\n")
+    (root / "prompts.txt").write_text("".join(f"a short clip number {i} of a cat walking\n"
+                                              for i in range(len(names) + 1)))
+
+
+def _lint(args, cwd, env, fmt="json"):
+    run = subprocess.run([COGVID_LINT, *args, "--output-format", fmt], cwd=cwd, env=env, capture_output=True,
+                         text=True, timeout=180)
+    assert "Traceback" not in run.stderr, run.stderr
+    return run
+
+
+@pytest.fixture
+def project_data(tmp_path, s3, env):
+    root = tmp_path / "data"
+    _dataset(root, ["a.mp4", "b.webm", "c.mp4", "copy.mp4"])
+    truncate_clip(root / "videos" / "c.mp4", 0.6)
+    (root / "videos" / "copy.mp4").write_bytes((root / "videos" / "a.mp4").read_bytes())  # CVL007: by ETag
+    prefix = f"ds-{tmp_path.name}"
+    s3.upload(BUCKET, root, prefix)
+    return root, f"s3://{BUCKET}/{prefix}"
+
+
+def test_a_remote_root_reports_what_the_local_copy_does(project_data, tmp_path, env):
+    root, url = project_data
+    local = _lint(["--data-root", "data", "--no-cache"], tmp_path, env)
+    remote = _lint([url, "--no-cache"], tmp_path, env)
+    assert local.returncode == remote.returncode == 1
+    found = json.loads(remote.stdout)["diagnostics"]
+    assert {d["code"] for d in found} >= {"CVL003", "CVL007", "CVL101", "CVL102"}
+    assert all(d["path"].startswith(url + "/") for d in found)
+    assert remote.stdout.replace(url, "data") == local.stdout
+
+
+def test_a_warm_run_makes_no_get_and_a_rewritten_object_is_probed_again(project_data, tmp_path, env, s3):
+    root, url = project_data
+    prefix = url.split("/", 3)[3]
+    first = _lint([url], tmp_path, env)
+    s3.clear()
+    warm = _lint([url], tmp_path, env)
+    assert warm.stdout == first.stdout
+    asked = s3.object_requests(BUCKET, prefix + "/")
+    assert [r for r in asked if r.method in ("GET", "HEAD")] == []  # the listing alone
+    # the clip is rewritten on the server: a new ETag, probed again (one GET), and it alone
+    make_clip(root / "videos" / "c.mp4", frames=49, width=96, height=64)
+    s3.client().put_object(Bucket=BUCKET, Key=f"{prefix}/videos/c.mp4", Body=(root / "videos" / "c.mp4").read_bytes())
+    s3.clear()
+    again = _lint([url], tmp_path, env)
+    gets = [r.path for r in s3.object_requests(BUCKET, prefix + "/") if r.method == "GET"]
+    assert gets == [f"/{BUCKET}/{prefix}/videos/c.mp4"]
+    assert "CVL101" not in {d["code"] for d in json.loads(again.stdout)["diagnostics"]}
+
+
+def test_a_data_root_url_in_the_config_and_in_a_launch_script(project_data, tmp_path, env, s3):
+    root, url = project_data
+    no_endpoint = {k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL"}
+    (tmp_path / "cogvid-lint.yaml").write_text(f"data-root: {url}\nremote-endpoint: {s3.url}\n")
+    by_config = _lint(["--no-cache"], tmp_path, no_endpoint)
+    assert {d["path"] for d in json.loads(by_config.stdout)["diagnostics"]} >= {f"{url}/videos/gone.mp4"}
+    (tmp_path / "cogvid-lint.yaml").unlink()
+    (tmp_path / "train.sh").write_text(f"python train.py --data_root {url} --train_resolution 49x480x720\n")
+    by_script = _lint(["--no-cache"], tmp_path, env)
+    assert by_script.stdout == by_config.stdout
+
+
+def test_sarif_takes_the_url_as_the_artifact_uri(project_data, tmp_path, env):
+    _, url = project_data
+    run = _lint([url, "--no-cache"], tmp_path, env, fmt="sarif")
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for result in json.loads(run.stdout)["runs"][0]["results"] for loc in result["locations"]}
+    assert f"{url}/videos.txt" in uris or f"{url}/videos/gone.mp4" in uris
+    assert all(uri.startswith(url) for uri in uris)
+
+
+def test_fix_on_a_remote_root_says_once_that_fixes_need_a_local_root(project_data, tmp_path, env, s3):
+    _, url = project_data
+    s3.clear()
+    run = _lint([url, "--fix", "--no-cache"], tmp_path, env, fmt="concise")
+    assert run.stderr.count("fixes need a local data root") == 1
+    assert not [r for r in s3.log if r.method in ("PUT", "DELETE", "POST")]
+
+
+# --- bad input: one line or a per-clip finding, never a traceback, never a hang -------------
+
+
+def _one_error_line(run) -> str:
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+def test_an_unreachable_endpoint_is_one_line(tmp_path, env):
+    dead = {**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}  # discard port: nothing listens
+    line = _one_error_line(_lint([f"s3://{BUCKET}/data", "--probe-timeout", "5"], tmp_path, dead))
+    assert line.startswith(f"cogvid-lint: error: s3://{BUCKET}/data: cannot list: ")
+
+
+def test_a_bucket_that_does_not_exist_is_one_line(tmp_path, env):
+    line = _one_error_line(_lint(["s3://no-such-bucket/data"], tmp_path, env))
+    assert line == "cogvid-lint: error: s3://no-such-bucket/data: cannot list: not found (no such bucket or object)"
+
+
+def test_access_denied_is_one_line(tmp_path, env, s3):
+    s3.client().create_bucket(Bucket="private")
+    s3.denied.add("/private")
+    try:
+        line = _one_error_line(_lint(["s3://private/data"], tmp_path, env))
+    finally:
+        s3.denied.discard("/private")
+    assert line == "cogvid-lint: error: s3://private/data: cannot list: access denied"
+
+
+def test_an_object_denied_after_the_listing_is_its_finding(project_data, tmp_path, env, s3):
+    _, url = project_data
+    prefix = url.split("/", 3)[3]
+    s3.denied.add(f"/{BUCKET}/{prefix}/videos/a.mp4")
+    try:
+        run = _lint([url, "--no-cache"], tmp_path, env)
+    finally:
+        s3.denied.clear()
+    found = {d["path"]: d for d in json.loads(run.stdout)["diagnostics"] if d["code"] == "CVL101"}
+    assert found[f"{url}/videos/a.mp4"]["message"] == "cannot be read: cannot read: access denied"
+
+
+def test_a_listing_that_changes_mid_run_and_an_object_cut_on_the_server(s3, env, tmp_path):
+    """Listed, then deleted or rewritten shorter before the probe: the clip's own finding."""
+    from cogvid_lint.discover.source import RemoteFiles
+
+    make_noise_clip(tmp_path / "gone.mp4", frames=16)
+    make_noise_clip(tmp_path / "cut.mp4", frames=16)
+    make_clip(tmp_path / "cut.webm", frames=20)
+    s3.upload(BUCKET, tmp_path, "changing")
+    listed = RemoteFiles(urls.to_path(f"s3://{BUCKET}/changing"), RemoteSpec()).listing
+    client = s3.client()
+    client.delete_object(Bucket=BUCKET, Key="changing/gone.mp4")
+    for name in ("cut.mp4", "cut.webm"):
+        client.put_object(Bucket=BUCKET, Key=f"changing/{name}", Body=(tmp_path / name).read_bytes()[:3000])
+    gone = probe_remote(_remote("gone.mp4", "changing"), listed[_remote("gone.mp4", "changing")].st_size, RemoteSpec())
+    assert gone.error == "cannot read: not found (no such bucket or object)"
+    for name in ("cut.mp4", "cut.webm"):
+        info = probe_remote(_remote(name, "changing"), listed[_remote(name, "changing")].st_size, RemoteSpec())
+        assert info.error is not None and info.error.startswith("changed since it was listed: "), info.error
+
+
+def test_a_hanging_store_is_bounded_by_the_probe_timeout(tmp_path, env):
+    """A server that accepts and never answers: the listing gives up after the timeout the
+    filesystem is given (the probe timeout), one line."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        silent = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+        line = _one_error_line(_lint([f"s3://{BUCKET}/data", "--probe-timeout", "2"], tmp_path, silent))
+        assert line.endswith("cannot list: no answer within the probe timeout"), line
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_missing_extra_is_one_line_naming_it():
+    if "gcsfs" in sys.modules or _installed("gcsfs"):
+        pytest.skip("gcsfs is installed here")
+    with pytest.raises(RemoteError, match=r"pip install 'cogvid-lint\[gcs\]'"):
+        filesystem("gs", RemoteSpec())
+
+
+def _installed(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def test_what_reads_local_files_only_says_so_once(project_data, tmp_path, env, s3):
+    """The pixel rules decode local files: one warning, not one per clip; a SAT layout in a
+    bucket: one line."""
+    _, url = project_data
+    run = _lint([url, "--no-cache", "--extend-select", "CVL5"], tmp_path, env, fmt="concise")
+    assert run.returncode == 1
+    assert [line for line in run.stderr.splitlines() if line.strip()] == [
+        "cogvid-lint: warning: the pixel rules read local clips only: 3 clips in object storage skipped"]
+    sat = tmp_path / "sat"
+    (sat / "videos").mkdir(parents=True)
+    make_clip(sat / "videos" / "a.mp4", frames=49)
+    (sat / "labels").mkdir()
+    (sat / "labels" / "a.txt").write_text("a cat\n")
+    s3.upload(BUCKET, sat, f"sat-{tmp_path.name}")
+    line = _one_error_line(_lint([f"s3://{BUCKET}/sat-{tmp_path.name}", "--trainer", "sat"], tmp_path, env))
+    assert "the sat layout is not read from object storage yet" in line

@@ -24,7 +24,7 @@ from cogvid_lint.hashing import DigestJob
 from cogvid_lint.pictures import ClipPictures, StripFrame
 from cogvid_lint.probe import thumbs
 from cogvid_lint.probe.stream import ContentJob, ContentStream, ProbeStream, ThumbJob, ThumbStream
-from cogvid_lint.registry import (CheckFn, RuleContext, load_checks, message_args, reads_content_features,
+from cogvid_lint.registry import (CheckFn, RuleContext, content_tier, load_checks, message_args, reads_content_features,
                                   reads_probe_facts)
 from cogvid_lint.settings import DatasetSettings, Settings
 from cogvid_lint.store import StatKey, Store
@@ -188,12 +188,27 @@ def needs_content(active: Sequence[ActiveRule]) -> bool:
     return any(rule.spec.target == "content" or reads_content_features(rule.check) for rule in active)
 
 
-def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]],
+def decode_tier(active: Sequence[ActiveRule]) -> str:
+    """The least of each clip's sampled frames the content stage decodes for the active
+    rules: the fullest tier any rule reading content features declared (probe/content.py
+    TIERS; a dataset check reading them reads the full decode)."""
+    from cogvid_lint.probe.content import TIERS
+
+    need = [content_tier(rule.check) if rule.spec.target == "content" else "full"
+            for rule in active if rule.spec.target == "content" or reads_content_features(rule.check)]
+    return max(need, key=TIERS.index, default="full")
+
+
+def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]], tier: str = "full",
                  strips: bool = False) -> tuple[list[ContentJob], list[list[Clip]]]:
     """One decode per probed file and set of frames its trainers take (the clips' datasets'
-    profiles), and the clips each serves. A clip that is unreadable, has no training size or
-    stops its trainer (a Sample's crash) is not decoded: other rules say why. With `strips`
-    (an HTML report), each decode also makes the clip's thumbnail strip (probe/thumbs.py)."""
+    profiles), and the clips each serves; `tier`: how much of those frames (decode_tier).
+    A clip that is unreadable, has no training size or stops its trainer (a Sample's crash)
+    is not decoded: other rules say why. With `strips` (an HTML report), each decode also
+    makes the clip's thumbnail strip (probe/thumbs.py) of the sampled frames, so it is the
+    full one whatever `tier` says (the report then decodes nothing a second time)."""
+    if strips:
+        tier = "full"
     jobs: dict[tuple[str, tuple[int, ...]], int] = {}
     found: list[ContentJob] = []
     served: list[list[Clip]] = []
@@ -216,7 +231,7 @@ def content_jobs(keys: Sequence[StatKey], clips_of: Mapping[str, list[Clip]],
                 if strips:
                     chosen = thumbs.choose(sample.indices, sample.padded)
                     strip = (chosen, *thumbs.tile_size(info.width, info.height))
-                found.append(ContentJob(key, indices, info.rotation, strip))
+                found.append(ContentJob(key, indices, info.rotation, strip, tier))
                 served.append([])
             served[at].append(clip)
     return found, served

@@ -39,7 +39,8 @@ class RuleContext:
 
 def check(key: str, args: Iterable[str] = (), *,
           content_digests: Callable[["Dataset"], list] | None = None,
-          probe_facts: bool = False, content_features: bool = False) -> Callable[[CheckFn], CheckFn]:
+          probe_facts: bool = False, content_features: bool = False,
+          content_tier: str = "full") -> Callable[[CheckFn], CheckFn]:
     """Register a check under `key`. `args`: the message arguments (Finding.args keys) that
     every finding of it fills. A rule's message and hint may name only these and the rule's
     parameters: engine.activate refuses any other name, which would be shown as `{name}`.
@@ -51,7 +52,10 @@ def check(key: str, args: Iterable[str] = (), *,
     `content_features`: a dataset check that reads its clips' content features
     (`clip.content`, probe/content.py): the content stage runs, and the check runs once it
     is finished (None for clips it could not decode or did not sample). Implies
-    `probe_facts`. (A check of target `content` gets them for its clip anyway.)"""
+    `probe_facts`. (A check of target `content` gets them for its clip anyway.)
+    `content_tier`: the least of the clip's frames a check of target `content` reads
+    (probe/content.py TIERS: "first" sampled frame, "keyframes", "full"): when every
+    selected pixel rule needs less than the full decode, the content stage decodes less."""
 
     def register(fn: CheckFn) -> CheckFn:
         if key in _CHECKS and _CHECKS[key] is not fn:
@@ -63,6 +67,7 @@ def check(key: str, args: Iterable[str] = (), *,
             fn.probe_facts = True  # type: ignore[attr-defined]
         if content_features:
             fn.content_features = True  # type: ignore[attr-defined]
+        fn.content_tier = content_tier  # type: ignore[attr-defined]
         _CHECKS[key] = fn
         return fn
 
@@ -86,6 +91,11 @@ def reads_probe_facts(fn: CheckFn) -> bool:
 def reads_content_features(fn: CheckFn) -> bool:
     """Whether `fn` declared that it reads the clips' content features (a dataset check)."""
     return getattr(fn, "content_features", False)
+
+
+def content_tier(fn: CheckFn) -> str:
+    """The content tier `fn` declared it reads (full when it declared none)."""
+    return getattr(fn, "content_tier", "full")
 
 
 def message_args(fn: CheckFn) -> frozenset[str]:

@@ -104,10 +104,12 @@ class Store:
     def exists(self) -> bool:
         return self.db_path is not None and self.db_path.exists()
 
-    def lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
+    def lookup(self, kind: str, version: str | Mapping[str, str | tuple[str, ...]],
+               keys: Sequence[StatKey]) -> dict[str, str]:
         """The stored value of each key whose stat key, version and checksum match, by path.
-        `version`: one for every key, or one per path (content features: the frames a clip's
-        trainer takes are part of what derived them)."""
+        `version`: one for every key, or per path one or a tuple of those that answer (content
+        features: the frames a clip's trainer takes are part of what derived them, and a row
+        of a fuller decode answers a job needing less)."""
         if not keys or not self._open():
             return {}
         try:
@@ -175,7 +177,8 @@ class Store:
                     return False
         return False
 
-    def _lookup(self, kind: str, version: str | Mapping[str, str], keys: Sequence[StatKey]) -> dict[str, str]:
+    def _lookup(self, kind: str, version: str | Mapping[str, str | tuple[str, ...]],
+                keys: Sequence[StatKey]) -> dict[str, str]:
         wanted = {os.fsencode(k.path): k for k in keys}
         found: dict[str, str] = {}
         damaged = 0
@@ -189,11 +192,11 @@ class Store:
                         if key is None or (key.size, key.mtime_ns, key.inode) != (size, mtime_ns, inode):
                             continue
                         want = version if versions is None else versions.get(key.path)
-                        if stored != want:
+                        if stored != want and (type(want) is not tuple or stored not in want):
                             continue
-                        crc = crcs.get(want)
+                        crc = crcs.get(stored)
                         if crc is None:
-                            crc = crcs[want] = _version_crc(want)
+                            crc = crcs[stored] = _version_crc(stored)
                         if type(text) is not str or check != _value_checksum(crc, text):
                             damaged += 1
                             continue

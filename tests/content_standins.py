@@ -15,7 +15,7 @@ import time
 from cogvid_lint.probe.content import content, failed  # noqa: F401 (failed: the pool's answer on a crash)
 
 
-def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None):
+def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None, tier: str = "full"):
     log = os.environ.get("CONTENT_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
@@ -25,7 +25,7 @@ def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=N
         ctypes.string_at(0)
     if "HANG" in name:
         time.sleep(3600)
-    return content(path, indices, rotation, mode, strip)
+    return content(path, indices, rotation, mode, strip, tier)
 
 
 def logged_strip(path: str, chosen, rotation: int, tile_w: int, tile_h: int):

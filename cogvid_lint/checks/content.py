@@ -16,9 +16,14 @@ from cogvid_lint.registry import RuleContext, check
 from cogvid_lint.settings import Options
 
 
-def _features(clip: Clip):
+def _features(clip: Clip, tier: str = "full"):
+    """The clip's features, when they cover `tier` (probe/content.py TIERS) of its frames."""
+    from cogvid_lint.probe.content import TIERS
+
     item = clip.content
-    return item if item is not None and item.error is None and item.indices else None
+    if item is None or item.error is not None or not item.indices:
+        return None
+    return item if TIERS.index(item.tier) >= TIERS.index(tier) else None
 
 
 def _black(item, black_luma: int) -> list[bool]:
@@ -127,12 +132,14 @@ def bars(item, max_luma: int) -> tuple[int, int, int, int]:
     return top, bottom, left, right
 
 
-@check("content.black_bars", args=("kind", "sides", "width", "height", "content_width", "content_height"))
+@check("content.black_bars", args=("kind", "sides", "width", "height", "content_width", "content_height"),
+       content_tier="keyframes")
 def black_bars(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     """cropdetect's rule, on the trainer's frames: edge rows or columns dark in every lit
     frame (the brightest pixel at most `max_luma`), a side reported from `min_share` of the
-    frame (one latent row at 480 px)."""
-    item = _features(clip)
+    frame (one latent row at 480 px). Bars stand still: keyframes of the sampled window
+    are enough (when this is the only pixel rule, only they are decoded)."""
+    item = _features(clip, "keyframes")
     if item is None:
         return
     p = ctx.params
@@ -256,11 +263,11 @@ def black_frames(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
                                       "seconds": _seconds(frames, fps)}, fix=fix)
 
 
-@check("content.black_first_frame", args=("frame",))
+@check("content.black_first_frame", args=("frame",), content_tier="first")
 def black_first_frame(clip: Clip, ctx: RuleContext) -> Iterator[Finding]:
     """An image-to-video model conditioned on the clip's first taken frame (no image list):
-    a black one teaches it to animate from black."""
-    item = _features(clip)
+    a black one teaches it to animate from black. Reads that frame alone."""
+    item = _features(clip, "first")
     dataset = clip.dataset
     spec = dataset.settings.model_spec
     if item is None or spec is None or spec.kind != "i2v" or dataset.images is not None:

@@ -12,7 +12,7 @@ from typing import Sequence
 from cogvid_lint.clip_results import CleanClips
 from cogvid_lint.commands.progress import ProgressBar
 from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_project, check_clip, content_jobs,
-                                finish, load_catalogue, matches, needs_content, needs_probes, probe_keys,
+                                decode_tier, finish, load_catalogue, matches, needs_content, needs_probes, probe_keys,
                                 run_checks, run_content_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
 from cogvid_lint.probe.stream import ContentStream, ProbeStream
@@ -108,7 +108,7 @@ class Lint:
             if early is not None:
                 early.close()
         if content:  # the pixel rules (opt-in): the frames each clip's trainer takes, decoded once
-            todo, served = content_jobs(keys, clips_of, strips=self.pictures)
+            todo, served = content_jobs(keys, clips_of, decode_tier(active), strips=self.pictures)
             remote = [n for n, job in enumerate(todo) if is_remote(job.key.path)]
             if remote:  # the decode reads local files: said once, not once per clip
                 print(f"cogvid-lint: warning: the pixel rules read local clips only: {len(remote)} clip"

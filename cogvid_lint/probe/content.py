@@ -16,6 +16,14 @@ cheapest way that gives the frames decord gives (measured in /work/shared/conten
 Frames are identified by their rank in presentation order (decord's index), from one
 demux pass over the packets' timestamps; a clip whose timestamps cannot rank its packets
 (missing or repeated) is decoded sequentially and its frames counted.
+
+Tiers: when every selected pixel rule needs less than the trainer's frames, less is
+decoded (TIERS). `first`: the first sampled frame alone (CVL506, black first frame).
+`keyframes`: the first sampled frame and up to KEYFRAMES keyframes inside the sampled
+window, every other packet skipped (CVL502, bars: they stand still, and a keyframe costs
+no other frame's decode); when none of them is lit, or one does not decode, or the
+clip's keyframes cannot be ranked (AVI, no timestamps), the full decode instead. A row
+says its tier (ContentFeatures.tier); a rule reads only rows of its tier or a fuller one.
 """
 
 from __future__ import annotations
@@ -42,6 +50,11 @@ CHANGE_LEVEL = 12
 HIST_BINS = 32
 PERCENTILES = (1, 5, 50, 95, 99)
 _AVI = "avi"
+# What a decode covers, least first: a row of a tier answers every rule needing it or less.
+TIERS = ("first", "keyframes", "full")
+# The keyframes tier's most keyframes, spread over the window: bars stand still, and a
+# keyframe is the dearest frame to decode (one I-frame of a 720p texture: ~15 P-frames).
+KEYFRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -54,7 +67,7 @@ class ContentFeatures:
     indices: tuple[int, ...] = ()  # the sampled frames decoded (decord's indices)
     width: int = 0  # the reduced frame, display orientation
     height: int = 0
-    mode: str = ""  # seek | nonref | seq
+    mode: str = ""  # seek | nonref | seq | key (the keyframes tier)
     means: tuple[float, ...] = ()  # per frame: mean luma (0-255)
     p98: tuple[int, ...] = ()  # per frame: 98th percentile luma (black: <= LIT_LUMA)
     stds: tuple[float, ...] = ()  # per frame: luma σ inside the picture
@@ -65,6 +78,7 @@ class ContentFeatures:
     col_max: tuple[int, ...] = ()  # per column, likewise
     percentiles: tuple[int, ...] = ()  # the picture's luma at PERCENTILES, over every frame
     phash: str = ""  # 64-bit DCT hash of the mean sampled picture, 16 hex digits
+    tier: str = "full"  # TIERS: which frames `indices` are (full: the sampled ones)
 
     @property
     def readable(self) -> bool:
@@ -82,14 +96,15 @@ def warm_up() -> None:
 
 
 def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
-            mode: str | None = None, strip: tuple | None = None):
-    """The features of `path`'s frames at `indices` (any order, repeats allowed); never raises.
+            mode: str | None = None, strip: tuple | None = None, tier: str = "full"):
+    """The features of `path`'s frames at `indices` (any order, repeats allowed), or of the
+    part of them `tier` names (TIERS; the answer's `tier` says which it is); never raises.
 
     `strip` = (chosen indices, tile width, tile height): also the report's thumbnail strip
-    of those frames (thumbs.py), made from the same decode; the answer is then the pair
-    (ContentFeatures, ThumbStrip)."""
+    of those frames (thumbs.py), made from the same decode (the full one: a lesser tier
+    decodes too few of them); the answer is then the pair (ContentFeatures, ThumbStrip)."""
     if strip is None:
-        return _content(path, indices, rotation, mode)
+        return _tiered(path, indices, rotation, mode, tier)
     from cogvid_lint.probe import thumbs
 
     chosen, size = tuple(int(i) for i in strip[0]), (int(strip[1]), int(strip[2]))
@@ -100,7 +115,7 @@ def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
         if r in wanted and r not in tiles:
             tiles[r] = thumbs.tile(frame, size, int(rotation) % 360)
 
-    features = _content(path, indices, rotation, mode, also)  # chosen: a subset of indices
+    features = _tiered(path, indices, rotation, mode, "full", also)  # chosen: a subset of indices
     try:
         made = thumbs.compose(path, chosen, size, tiles) if chosen else thumbs.ThumbStrip(path, error="no frames")
     except Exception as exc:  # noqa: BLE001 - the features stand without their strip
@@ -108,22 +123,49 @@ def content(path: str, indices: tuple[int, ...] | list[int], rotation: int = 0,
     return features, made
 
 
-def _content(path: str, indices, rotation: int = 0, mode: str | None = None, also=None) -> ContentFeatures:
+def _tiered(path: str, indices, rotation: int = 0, mode: str | None = None, tier: str = "full",
+            also=None) -> ContentFeatures:
     try:
         wanted = sorted({int(i) for i in indices if int(i) >= 0})
         if not wanted:
             return ContentFeatures(path=path, error="no frames to decode")
-        frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode, also)
-        if not frames:
-            return ContentFeatures(path=path, error="no sampled frame decodes", mode=mode)
-        if len(got) < len(wanted):
-            missing = sorted(set(wanted) - set(got))
-            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
-            return ContentFeatures(path=path, error=f"{len(missing)} sampled frame(s) do not decode ({shown})",
-                                   mode=mode)
-        return features(path, frames, tuple(got), mode)
+        if tier not in TIERS:
+            return ContentFeatures(path=path, error=f"unknown content tier {tier!r}")
+        if tier != "full":
+            item = _content(path, wanted, int(rotation) % 360, tier, mode, also)
+            if item.error is None and (item.tier != "keyframes" or max(item.p98) > LIT_LUMA):
+                return item
+            # the keyframes show no lit picture, or a frame did not decode: the full decode says
+        return _content(path, wanted, int(rotation) % 360, "full", mode, also)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises": report as data
         return ContentFeatures(path=path, error=f"decode failed: {type(exc).__name__}: {exc}"[:300])
+
+
+def _content(path: str, wanted: list[int], rotation: int, tier: str, mode: str | None,
+             also=None) -> ContentFeatures:
+    frames, got, mode, asked, tier = _decode(path, wanted, rotation, mode, tier, also)
+    if not frames:
+        return ContentFeatures(path=path, error="no sampled frame decodes", mode=mode)
+    if len(got) < len(asked):
+        missing = sorted(set(asked) - set(got))
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        return ContentFeatures(path=path, error=f"{len(missing)} sampled frame(s) do not decode ({shown})",
+                               mode=mode)
+    return features(path, frames, tuple(got), mode, tier)
+
+
+def tier_frames(tier: str, wanted: list[int], key_ranks: list[int]) -> list[int]:
+    """The frames (ranks) a decode of `tier` covers of the sampled `wanted` (ascending), given
+    the clip's keyframes: all of them (full), the first (first), or the first and up to
+    KEYFRAMES keyframes from the first to the last sampled frame, spread evenly (keyframes)."""
+    if tier == "first":
+        return wanted[:1]
+    if tier != "keyframes":
+        return wanted
+    inside = [k for k in key_ranks if wanted[0] <= k <= wanted[-1]]
+    if len(inside) > KEYFRAMES:
+        inside = [inside[round(i * (len(inside) - 1) / (KEYFRAMES - 1))] for i in range(KEYFRAMES)]
+    return sorted({wanted[0], *inside})
 
 
 def _pick_stream(container):
@@ -147,10 +189,13 @@ def _open(av, path: str):
     return container, _pick_stream(container)
 
 
-def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None, also=None):
-    """(gray frames, their indices, mode): the frames at `wanted` that decode, in order.
-    `mode` forces seek, nonref or seq where the clip allows it (tests compare them);
-    `also(frame, index)` sees each kept frame as decoded (the report's thumbnails)."""
+def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None, tier: str = "full",
+            also=None):
+    """(gray frames, their indices, mode, the indices asked for, tier): of the frames of
+    `tier` (tier_frames) of the sampled `wanted`, those that decode, in order. The
+    keyframes tier falls to full where keyframes cannot be ranked. `mode` forces seek,
+    nonref or seq where the clip allows it (tests compare them); `also(frame, index)` sees
+    each kept frame as decoded (the report's thumbnails)."""
     import av
     import numpy as np
     from av.video.reformatter import VideoReformatter
@@ -172,16 +217,22 @@ def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None
             rank = {ts: r for r, ts in enumerate(sorted(stamps))}
         wanted = [w for w in wanted if w < len(stamps)]
         if not wanted:
-            return [], [], "seq"
+            return [], [], "seq", [], tier
         forced, mode = mode, "seq"
         key_ranks: list[int] = []
         if rank is not None and not avi:
             key_ranks = sorted(rank[ts] for ts, key in zip(stamps, keys) if key)
+            wanted = tier_frames(tier, wanted, key_ranks)
             gop = len(stamps) / max(len(key_ranks), 1)
             stride = (wanted[-1] - wanted[0]) / (len(wanted) - 1) if len(wanted) > 1 else 0
-            mode = "seek" if stride > gop and key_ranks else "nonref"
-            if forced is not None and (forced != "seek" or key_ranks):
+            mode = "seek" if (stride > gop or tier == "first") and key_ranks else "nonref"
+            if tier == "keyframes":
+                mode = "key"
+            elif forced is not None and (forced != "seek" or key_ranks):
                 mode = forced
+        else:  # counted frames: no keyframe is known by its index, the first frame is
+            tier = "first" if tier == "first" else "full"
+            wanted = tier_frames(tier, wanted, [])
         by_rank = {r: ts for ts, r in rank.items()} if rank is not None else {}
         shape: list[int] = []
         out: dict[int, object] = {}
@@ -204,10 +255,12 @@ def _decode(path: str, wanted: list[int], rotation: int, mode: str | None = None
             _sequential(container, vs, wanted, keep)
         elif mode == "nonref":
             _skipping(container, vs, cc, wanted, rank, keep)
+        elif mode == "key":  # the first sampled frame (and what it refers to), then keyframes alone
+            _decode_wanted(container, vs, cc, set(wanted), rank, keep, lead=wanted[0])
         else:
             _seeking(container, vs, wanted, rank, by_rank, key_ranks, keep)
     got = [w for w in wanted if w in out]
-    return [out[w] for w in got], got, mode
+    return [out[w] for w in got], got, mode, wanted, tier
 
 
 def reduce_frame(scaler, frame, width: int, height: int):
@@ -254,26 +307,40 @@ def _seeking(container, vs, wanted: list[int], rank: dict, by_rank: dict, key_ra
         _decode_wanted(container, vs, cc, set(members), rank, keep)
 
 
-def _decode_wanted(container, vs, cc, todo: set[int], rank: dict, keep) -> None:
+def _decode_wanted(container, vs, cc, todo: set[int], rank: dict, keep, lead: int | None = None) -> None:
     """Decode forward from where the container stands until every frame of `todo` (ranks)
-    is kept or the stream ends; packets of frames not wanted are decoded only when another
-    frame refers to them (skip_frame=NONREF)."""
+    is kept or the stream ends. Packets of frames not wanted are decoded only when another
+    frame refers to them (skip_frame=NONREF); with `lead` (the keyframes tier: `todo` is
+    `lead` and keyframes, which refer to no other frame), only until the packet of frame
+    `lead` is sent (what it refers to comes before it in decode order), and not at all
+    after it (skip_frame=ALL). Once the last wanted packet is sent the
+    decoder is drained: feeding it more packets only to push that frame out of its reorder
+    delay would decode frames nobody wants (a seek flushes it for the next group)."""
     import av
 
+    unsent = set(todo)
     for pkt in container.demux(vs):
-        if pkt.size > 0:
-            ts = pkt.pts if pkt.pts is not None else pkt.dts
-            cc.skip_frame = "DEFAULT" if rank.get(ts) in todo else "NONREF"
-        try:
-            decoded = cc.decode(pkt if pkt.size > 0 else None)
-        except av.error.FFmpegError:
-            continue  # a damaged frame: the ones after it may still decode
+        end = pkt.size <= 0
+        if not end:
+            r = rank.get(pkt.pts if pkt.pts is not None else pkt.dts)
+            if r in todo:
+                cc.skip_frame = "DEFAULT"
+                unsent.discard(r)
+            else:
+                cc.skip_frame = "NONREF" if lead is None or lead in unsent else "ALL"
+        drain = end or not unsent
+        decoded: list = []
+        for sent in (None,) if end else (pkt, None) if drain else (pkt,):
+            try:
+                decoded += cc.decode(sent)
+            except av.error.FFmpegError:
+                pass  # a damaged frame: the ones after it may still decode
         for frame in decoded:
             r = rank.get(frame.pts)
             if r in todo:
                 todo.discard(r)
                 keep(frame, r)
-        if not todo or pkt.size <= 0:
+        if not todo or drain:
             return
 
 
@@ -287,7 +354,7 @@ def _frames(container, vs):
             continue
 
 
-def features(path: str, frames: list, indices: tuple[int, ...], mode: str) -> ContentFeatures:
+def features(path: str, frames: list, indices: tuple[int, ...], mode: str, tier: str = "full") -> ContentFeatures:
     """The features of gray `frames` (the samples at `indices`)."""
     import numpy as np
 
@@ -311,17 +378,21 @@ def features(path: str, frames: list, indices: tuple[int, ...], mode: str) -> Co
     step = np.abs(np.diff(signed, axis=0)) if n > 1 else np.zeros((0, 1, 1), np.int16)
     diffs = step.reshape(len(step), -1).mean(axis=1) if n > 1 else np.zeros(0)
     changed = (step >= CHANGE_LEVEL).reshape(len(step), -1).mean(axis=1) if n > 1 else np.zeros(0)
-    bins = np.stack([np.bincount((f >> 3).ravel(), minlength=HIST_BINS) for f in picture]).astype(np.float64)
+    # the picture's 256-level histograms: the frame's when there are no bars; 32 bins are
+    # sums of 8 levels (the counts `f >> 3` would give, from one bincount instead of two)
+    framed = top or bottom or left or right
+    levels = np.stack([np.bincount(f.ravel(), minlength=256) for f in picture]) if framed else hist
+    bins = levels.reshape(n, HIST_BINS, 256 // HIST_BINS).sum(axis=2).astype(np.float64)
     bins /= bins.sum(axis=1, keepdims=True)
     hists = 0.5 * np.abs(np.diff(bins, axis=0)).sum(axis=1)
-    total = np.cumsum(np.stack([np.bincount(f.ravel(), minlength=256) for f in picture]).sum(axis=0))
+    total = np.cumsum(levels.sum(axis=0))
     percentiles = [int(np.searchsorted(total, total[-1] * q / 100)) for q in PERCENTILES]
     return ContentFeatures(
         path=path, indices=tuple(int(i) for i in indices), width=int(w), height=int(h), mode=mode,
         means=_round(means), p98=tuple(int(v) for v in p98), stds=_round(stds), diffs=_round(diffs),
         changed=_round(changed, 4), hists=_round(hists, 4), row_max=tuple(int(v) for v in row_max),
         col_max=tuple(int(v) for v in col_max), percentiles=tuple(percentiles),
-        phash=phash(picture.mean(axis=0)))
+        phash=phash(picture.mean(axis=0)), tier=tier)
 
 
 def _edge_run(profile) -> int:
@@ -378,7 +449,7 @@ def hamming(a: str, b: str) -> int:
 
 KIND = "content"
 _FIELDS = tuple(f.name for f in fields(ContentFeatures))
-_SCALARS = {"path": (str,), "width": (int,), "height": (int,), "mode": (str,), "phash": (str,)}
+_SCALARS = {"path": (str,), "width": (int,), "height": (int,), "mode": (str,), "phash": (str,), "tier": (str,)}
 _SERIES = {"indices": (int,), "means": (int, float), "p98": (int,), "stds": (int, float), "diffs": (int, float),
            "changed": (int, float), "hists": (int, float), "row_max": (int,), "col_max": (int,),
            "percentiles": (int,)}
@@ -392,11 +463,17 @@ def content_version() -> str:
     return sources_version(repr(_FIELDS), [Path(__file__)])
 
 
-def job_version(code_version: str, indices) -> str:
-    """The version a row is stored under: the content code and the frames it decoded (a
-    different trainer or resolution samples other frames: a miss)."""
+def job_version(code_version: str, indices, tier: str = "full") -> str:
+    """The version a row is stored under: the content code, the frames the trainer takes (a
+    different trainer or resolution samples other frames: a miss) and the tier decoded of
+    them (a run needing a fuller tier misses a row of a lesser one)."""
     wanted = sorted(set(indices))
-    return f"{code_version}:{hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]}"
+    return f"{code_version}:{tier}:{hashlib.sha256(repr(wanted).encode()).hexdigest()[:12]}"
+
+
+def answering_versions(code_version: str, indices, tier: str) -> tuple[str, ...]:
+    """The versions of the rows that answer a job of `tier`: its own and every fuller tier's."""
+    return tuple(job_version(code_version, indices, t) for t in TIERS[TIERS.index(tier):])
 
 
 def encode(item: ContentFeatures) -> str:
@@ -427,11 +504,14 @@ def decode(values: object) -> ContentFeatures | None:
         return None
     if len(row["phash"]) != 16 or any(c not in "0123456789abcdef" for c in row["phash"]):
         return None
+    if row["tier"] not in TIERS or (row["tier"] == "first" and n != 1):
+        return None
     return ContentFeatures(**row)
 
 
-def sampled_frames(path: str, indices, rotation: int = 0, mode: str | None = None):
-    """The reduced gray frames at `indices` and how they were decoded (for tests and bench/)."""
+def sampled_frames(path: str, indices, rotation: int = 0, mode: str | None = None, tier: str = "full"):
+    """The reduced gray frames of `tier` of `indices` and how they were decoded (for tests
+    and bench/): (frames, their indices, mode)."""
     wanted = sorted({int(i) for i in indices})
-    frames, got, mode = _decode(path, wanted, int(rotation) % 360, mode)
+    frames, got, mode, _, _ = _decode(path, wanted, int(rotation) % 360, mode, tier)
     return frames, got, mode

@@ -146,20 +146,24 @@ CONTENT_FN_ENV = "COGVID_LINT_CONTENT_FN"
 
 class ContentJob(NamedTuple):
     """One decode: the clip's file, the frames its trainer takes, how decord turns it, and
-    (for an HTML report) the thumbnail strip to make of the same frames (ThumbJob.strip)."""
+    (for an HTML report) the thumbnail strip to make of the same frames (ThumbJob.strip),
+    and how much of those frames the selected rules read (probe/content.py TIERS)."""
 
     key: StatKey
     indices: tuple[int, ...]
     rotation: int = 0
     strip: tuple | None = None  # (chosen indices, tile width, tile height)
+    tier: str = "full"
 
 
 class ContentStream(_PooledStream):
     """(job, ContentFeatures) for each of `jobs`, pulled with `take()`, as ProbeStream does:
     from the store while the clip's stat key, the content code and the sampled frames are
-    those a row was stored under (content.job_version), else decoded by a pool of workers
-    (one job a chunk: a decode takes a good part of a second). Fresh answers go to the
-    store when the stream closes; a timed-out decode is not stored."""
+    those a row was stored under (content.job_version), and its tier is the job's or a
+    fuller one, else decoded by a pool of workers (one job a chunk: a decode takes a good
+    part of a second). Fresh answers go to the store when the stream closes, under the
+    tier they cover (a keyframes job may have needed the full decode); a timed-out decode
+    is not stored."""
 
     def __init__(self, jobs: Sequence[ContentJob], store: Store, *, workers: int = 0,
                  timeout: float | None = None, spec: str | None = None):
@@ -171,14 +175,16 @@ class ContentStream(_PooledStream):
         self.store = store
         self.jobs = list(jobs)
         self.total = len(self.jobs)
-        code = content.content_version() + (self.spec if self.spec != CONTENT_FN else "")
-        self.versions = {job.key.path: content.job_version(code, job.indices) for job in self.jobs}
+        self.code = content.content_version() + (self.spec if self.spec != CONTENT_FN else "")
+        self.indices = {job.key.path: job.indices for job in self.jobs}
+        answering = {job.key.path: content.answering_versions(self.code, job.indices, job.tier) for job in self.jobs}
         known: dict[str, object] = {}
         if store.usable and self.jobs:
-            found = store.lookup(content.KIND, self.versions, [job.key for job in self.jobs])
+            found = store.lookup(content.KIND, answering, [job.key for job in self.jobs])
             for path, text in found.items():
                 item = content.decode(_loads(text))
-                if item is not None and item.path == path:
+                if item is not None and item.path == path and \
+                        content.job_version(self.code, self.indices[path], item.tier) in answering[path]:
                     known[path] = item
             store.undecodable(content.KIND, len(found) - len(known))
         self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
@@ -200,7 +206,7 @@ class ContentStream(_PooledStream):
         if self.todo:
             self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
             self.pool.submit([(job.key.path, job.indices, job.rotation, None,
-                               job.strip if job.key.path not in have else None) for job in self.todo])
+                               job.strip if job.key.path not in have else None, job.tier) for job in self.todo])
         self.answered = 0
 
     @property
@@ -234,7 +240,9 @@ class ContentStream(_PooledStream):
         if self.store.usable:
             good = [(key, item[0] if type(item) is tuple else item) for key, item in fresh]
             good = [(key, item) for key, item in good if isinstance(item, content.ContentFeatures)]
-            self.store.put(content.KIND, self.versions, ((key, content.encode(item)) for key, item in good))
+            versions = {key.path: content.job_version(self.code, self.indices[key.path], item.tier)
+                        for key, item in good}
+            self.store.put(content.KIND, versions, ((key, content.encode(item)) for key, item in good))
             made = [(key, item) for key, item in self.strips if isinstance(item, thumbs.ThumbStrip)
                     and key.path in self.strip_versions and "timed out" not in (item.error or "")]
             self.store.put(thumbs.KIND, self.strip_versions, ((key, thumbs.encode(item)) for key, item in made))

@@ -287,3 +287,10 @@ def test_finetrainers_v0_cache_on_a_remote_root_is_reported_as_on_its_local_copy
     assert remote.stdout.replace(url, "data") == local.stdout
     gets = _cache_gets(s3, prefix)
     assert len(gets) == 4 and len({r.path for r in gets}) == 4  # each item read once, whole (they are small)
+
+
+def test_cache_stamp_of_a_remote_root_is_one_line(env, tmp_path):
+    run = subprocess.run([COGVID_LINT, "cache", "stamp", f"s3://{BUCKET}/data"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip() == f"cogvid-lint: error: s3://{BUCKET}/data: cache stamp needs a local data root"

@@ -78,9 +78,20 @@ def caption_hash(caption: str) -> str:
     return hashlib.sha256(caption.encode("utf-8")).hexdigest()
 
 
-def scan_folder(directory: Path, suffix: str, root: Path | None = None, **labels) -> list[CacheFile]:
+def remote_files(dataset: Dataset):
+    """The dataset's data source when its root is in an object store (discover.source.RemoteFiles:
+    one listing, range reads), else None: the cache is read from the local file system."""
+    files = dataset.files
+    return files if getattr(files, "remote", False) else None
+
+
+def scan_folder(directory: Path, suffix: str, root: Path | None = None, files=None, **labels) -> list[CacheFile]:
     """Files in `directory` ending in `suffix` (not recursive), as the trainer would find them;
-    `root` (default: `directory`) is the folder their fixes must stay inside."""
+    `root` (default: `directory`) is the folder their fixes must stay inside. `files`: a remote
+    data source (remote_files), answered from its listing."""
+    if files is not None:
+        return [CacheFile(Path(name), root or directory, st.st_size, st.st_mtime_ns, inode=st.st_ino, **labels)
+                for name, st in files.files_in(directory) if name.endswith(suffix)]
     found = []
     try:
         with os.scandir(directory) as entries:
@@ -100,8 +111,11 @@ def scan_folder(directory: Path, suffix: str, root: Path | None = None, **labels
     return sorted(found, key=lambda f: f.path)
 
 
-def stat_file(path: Path, root: Path | None = None) -> CacheFile | None:
+def stat_file(path: Path, root: Path | None = None, files=None) -> CacheFile | None:
     """One regular file (symlinks followed, as the trainer does), or None when absent."""
+    if files is not None:
+        st = files.stat(path)
+        return None if st is None else CacheFile(path, root or path.parent, st.st_size, st.st_mtime_ns, inode=st.st_ino)
     try:
         st = path.stat()
     except OSError:
@@ -111,7 +125,9 @@ def stat_file(path: Path, root: Path | None = None) -> CacheFile | None:
     return CacheFile(path, root or path.parent, st.st_size, st.st_mtime_ns, device=st.st_dev, inode=st.st_ino)
 
 
-def _subdirs(folder: Path) -> list[Path]:
+def _subdirs(folder: Path, files=None) -> list[Path]:
+    if files is not None:
+        return [Path(name) for name in files.subfolders(folder)]
     try:
         with os.scandir(folder) as entries:
             return sorted(Path(e.path) for e in entries if e.is_dir())
@@ -119,22 +135,22 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
 
 
-def latent_files(data_root: Path) -> list[CacheFile]:
+def latent_files(data_root: Path, files=None) -> list[CacheFile]:
     """Every `<model>/<resolution>/*.safetensors` under the latent cache, for every model."""
     found = []
-    for model_dir in _subdirs(cache_dir(data_root) / LATENT_DIR):
-        for res_dir in _subdirs(model_dir):
+    for model_dir in _subdirs(cache_dir(data_root) / LATENT_DIR, files):
+        for res_dir in _subdirs(model_dir, files):
             try:
                 resolution = parse_resolution(res_dir.name)
             except ValueError:
                 resolution = None
-            found += scan_folder(res_dir, ".safetensors", cache_dir(data_root), model=model_dir.name, folder=res_dir.name,
-                                 resolution=resolution)
+            found += scan_folder(res_dir, ".safetensors", cache_dir(data_root), files, model=model_dir.name,
+                                 folder=res_dir.name, resolution=resolution)
     return found
 
 
-def prompt_files(data_root: Path) -> list[CacheFile]:
-    return scan_folder(cache_dir(data_root) / PROMPT_DIR, ".safetensors", cache_dir(data_root))
+def prompt_files(data_root: Path, files=None) -> list[CacheFile]:
+    return scan_folder(cache_dir(data_root) / PROMPT_DIR, ".safetensors", cache_dir(data_root), files)
 
 
 def legacy_dirs(dataset: Dataset) -> list[Path]:
@@ -157,6 +173,11 @@ def read_header(path: Path) -> Header:
     size_problem = _size_problem(path)
     if size_problem:
         return Header(problem=size_problem)
+    return safe_open_header(path)
+
+
+def safe_open_header(path: Path | str) -> Header:
+    """The shapes and dtypes as the safetensors package reads them (its verdict is the trainer's)."""
     try:
         from safetensors import safe_open
 
@@ -171,22 +192,40 @@ def read_header(path: Path) -> Header:
         return Header(problem="safetensors cannot read it: " + short_text(" ".join(str(exc).split())))
 
 
+def header_span(head: bytes, size: int) -> int | None:
+    """How many leading bytes the header check needs (8 + the declared header length), from
+    the first 8; None when the declared length is unusable (header_problem says why)."""
+    if len(head) < 8:
+        return None
+    (length,) = struct.unpack("<Q", head[:8])
+    return 8 + length if length <= _MAX_HEADER and 8 + length <= size else None
+
+
 def _size_problem(path: Path) -> str | None:
     """Our own read of the header: is the file as long as the header says?"""
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
             head = handle.read(8)
-            if size == 0:
-                return "empty file (0 bytes): an interrupted write"
-            if len(head) < 8:
-                return f"only {size} bytes: too short for a safetensors header"
-            (length,) = struct.unpack("<Q", head)
-            if length > _MAX_HEADER or 8 + length > size:
-                return f"header claims {length} bytes but the file has {size}: truncated or not safetensors"
-            raw = handle.read(length)
+            span = header_span(head, size)
+            if span is not None:
+                head += handle.read(span - 8)
     except OSError as exc:
         return f"cannot read it: {exc.strerror or exc}"
+    return header_problem(size, head)
+
+
+def header_problem(size: int, head: bytes) -> str | None:
+    """The verdict on a safetensors file of `size` bytes from its first bytes `head` (at least
+    header_span of them when there are that many): None when it is as long as its header says."""
+    if size == 0:
+        return "empty file (0 bytes): an interrupted write"
+    if len(head) < 8:
+        return f"only {size} bytes: too short for a safetensors header"
+    (length,) = struct.unpack("<Q", head[:8])
+    if length > _MAX_HEADER or 8 + length > size:
+        return f"header claims {length} bytes but the file has {size}: truncated or not safetensors"
+    raw = head[8:8 + length]
     try:
         header = load_json(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -222,18 +261,19 @@ V0_SUFFIX = "_precomputed"
 PREPARED_LATENTS, PREPARED_EMBEDS = "video_latents", "prompt_embeds"
 
 
-def precomputed_items(folder: Path, data_type: str) -> list[CacheFile]:
+def precomputed_items(folder: Path, data_type: str, files=None) -> list[CacheFile]:
     """`<data_type>-*.pt` in finetrainers' precomputation folder: what its `glob` counts."""
-    return [f for f in scan_folder(folder, ".pt") if f.path.name.startswith(data_type + "-")]
+    return [f for f in scan_folder(folder, ".pt", files=files) if f.path.name.startswith(data_type + "-")]
 
 
-def v0_cache_dirs(data_root: Path, location: Path | None) -> list[Path]:
+def v0_cache_dirs(data_root: Path, location: Path | None, files=None) -> list[Path]:
     """finetrainers v0.0.1 cache folders: the one the launch command names, else every
     `*_precomputed` folder of the data root that holds conditions/ and latents/."""
     if location is not None:
         return [location]
-    return [d for d in _subdirs(data_root) if d.name.endswith(V0_SUFFIX)
-            and all((d / name).is_dir() for name in V0_FOLDERS)]
+    is_dir = files.is_dir if files is not None else Path.is_dir
+    return [d for d in _subdirs(data_root, files) if d.name.endswith(V0_SUFFIX)
+            and all(is_dir(d / name) for name in V0_FOLDERS)]
 
 
 def prepared_name(clip_fspath: str) -> str:

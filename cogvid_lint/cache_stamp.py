@@ -63,24 +63,38 @@ def file_digest(path: Path) -> str:
     return digest_file(path, "blake2b-512").hexdigest
 
 
-def load_stamp(data_root: Path) -> Stamp | None:
+def load_stamp(data_root: Path, files=None) -> Stamp | None:
+    """The stamp of the cache under `data_root`; `files`: a remote data root's source (the
+    stamp is one small GET, none while the store holds it as listed)."""
     from cogvid_lint.remembered import remembered
 
     path = stamp_path(data_root)
+    if files is not None:
+        if not files.is_file(path):
+            return None
+        try:
+            data = files.read_bytes(path)
+        except OSError as exc:
+            raise StampError(f"cannot read the cache stamp: {exc}") from None
+        return _parse_stamp(data)
     if not path.exists():
         return None
     return remembered("cache-stamp", [__file__, path], lambda: _read_stamp(path))
 
 
 def _read_stamp(path: Path) -> Stamp | None:
-    from pydantic import ValidationError
-
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StampError(f"cannot read the cache stamp: {exc.strerror or exc}") from None
+    return _parse_stamp(data)
+
+
+def _parse_stamp(data: bytes) -> Stamp:
+    from pydantic import ValidationError
+
     try:
         return type_adapter(Stamp).validate_python(json.loads(data.decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -107,8 +121,8 @@ class EntryJudge:
     the stale-latent, stale-first-frame and cache-content-changed checks.
     """
 
-    def __init__(self, dataset: Dataset, stamp: Stamp | None):
-        self.dataset, self.stamp = dataset, stamp
+    def __init__(self, dataset: Dataset, stamp: Stamp | None, files=None):
+        self.dataset, self.stamp, self.files = dataset, stamp, files
         self._same: dict[Path, bool | None] = {}
         self._verdicts: dict[Path, Verdict | None] = {}
 
@@ -152,7 +166,8 @@ class EntryJudge:
             return True  # unchanged since the stamp: no need to read the clip
         if clip.path not in self._same:
             try:
-                self._same[clip.path] = file_digest(clip.path) == record.blake2b
+                digest = file_digest(clip.path) if self.files is None else self.files.digest(clip.path, "blake2b-512")
+                self._same[clip.path] = digest == record.blake2b
             except OSError:
                 self._same[clip.path] = None
         return self._same[clip.path]

@@ -36,11 +36,16 @@ def _new(algorithm: str):
 
 def digest_file(path: str | os.PathLike, algorithm: str = CONTENT) -> Digest:
     """The file's size and digest; raises OSError when it cannot be read."""
-    digest, size = _new(algorithm), 0
     with open(path, "rb") as handle:
-        while block := handle.read(BLOCK):
-            digest.update(block)
-            size += len(block)
+        return digest_stream(handle, algorithm)
+
+
+def digest_stream(handle, algorithm: str = CONTENT) -> Digest:
+    """As digest_file, of a binary file object read to its end (an object in a store)."""
+    digest, size = _new(algorithm), 0
+    while block := handle.read(BLOCK):
+        digest.update(block)
+        size += len(block)
     return Digest(size, digest.hexdigest())
 
 

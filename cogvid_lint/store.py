@@ -33,10 +33,12 @@ if TYPE_CHECKING:
 DIR_NAME = ".cogvid_lint_cache"
 DB_NAME = "store.sqlite"
 LOCK_NAME = "lock"
-SCHEMA = 10  # 8: rows checksummed with CRC-32; 9: thumbnail strips; 10: remote list files
+SCHEMA = 11  # 8: rows checksummed with CRC-32; 9: thumbnail strips; 10: remote list files; 11: remote_facts
 # remote_lists: the list files of data roots in object storage, keyed by (URL, size,
-# last-modified, ETag), so a warm run over a remote root makes no GET at all
-KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs", "remote_lists")
+# last-modified, ETag), so a warm run over a remote root makes no GET at all; remote_facts:
+# what the cache rules read of a remote root's latent-cache files (headers), keyed alike
+KINDS = ("probes", "digests", "python_facts", "suppressions", "content", "clean_clips", "thumbs", "remote_lists",
+         "remote_facts")
 BUSY_TIMEOUT_MS = 15_000
 # Below SQLite's default limit of host parameters (32766 since 3.32; 999 before).
 _IN_CHUNK = 900

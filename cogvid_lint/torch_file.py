@@ -113,15 +113,36 @@ class _Unpickler(pickle.Unpickler):
 def read_torch_file(path: Path) -> TorchFile:
     try:
         with open(path, "rb") as handle:
-            head = handle.read(len(LEGACY_MAGIC))
-            if not head:
-                return TorchFile(problem="empty file (0 bytes): an interrupted write")
-            if head == LEGACY_MAGIC:
-                return TorchFile(unread="a legacy (non-zip) torch.save file, not read here")
-            handle.seek(0)
-            return _read_zip(handle)
+            return read_torch_handle(handle)
     except OSError as exc:
         return TorchFile(problem=f"cannot read it: {exc.strerror or exc}")
+
+
+def read_torch_handle(handle) -> TorchFile:
+    """As read_torch_file, from a seekable binary file object (an object in a store read by
+    range requests: cogvid_lint.cache_reads)."""
+    head = handle.read(len(LEGACY_MAGIC))
+    if not head:
+        return TorchFile(problem="empty file (0 bytes): an interrupted write")
+    if head == LEGACY_MAGIC:
+        return TorchFile(unread="a legacy (non-zip) torch.save file, not read here")
+    handle.seek(0)
+    return _read_zip(handle)
+
+
+def to_json(found: TorchFile) -> dict:
+    return {"tensors": {k: [list(v.shape), v.dtype] for k, v in found.tensors.items()}, "problem": found.problem,
+            "unread": found.unread}
+
+
+def from_json(value: dict) -> TorchFile:
+    """TorchFile of to_json's value; ValueError (or KeyError, TypeError) when it is not one."""
+    tensors = {str(k): TensorInfo(tuple(int(n) for n in shape), str(dtype))
+               for k, (shape, dtype) in value["tensors"].items()}
+    problem, unread = value["problem"], value["unread"]
+    if not all(x is None or isinstance(x, str) for x in (problem, unread)):
+        raise ValueError("not a TorchFile")
+    return TorchFile(tensors, problem, unread)
 
 
 def _read_zip(handle) -> TorchFile:

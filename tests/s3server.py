@@ -98,6 +98,21 @@ class S3Server:
         return [r for r in self.log if r.path.startswith(start) and r.path != f"/{bucket}/"
                 and r.path.rstrip("/") != f"/{bucket}" and "list-type" not in r.query]
 
+    def set_mtime(self, bucket: str, key: str, when: float) -> None:
+        """The object's last-modified, as the store lists it (whole seconds), set to `when`:
+        moto's in-process backend, so a test gives a remote object the age of a local file."""
+        from datetime import datetime, timezone
+
+        from moto.s3.models import s3_backends
+
+        for account in list(s3_backends):
+            buckets = s3_backends[account]["global"].buckets
+            if bucket in buckets:
+                obj = buckets[bucket].keys[key]
+                obj.last_modified = datetime.fromtimestamp(int(when), timezone.utc).replace(tzinfo=None)
+                return
+        raise KeyError(f"{bucket}/{key}")
+
     def clear(self) -> None:
         with self._lock:
             self.log.clear()

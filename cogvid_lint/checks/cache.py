@@ -19,8 +19,9 @@ from typing import Iterator
 
 from cogvid_lint.bounded import few
 from cogvid_lint.cache_layout import (LATENT_KEY, PROMPT_KEY, CacheFile, Header, cache_dir, caption_hash,
-                                      expected_latent_shape, latent_files, legacy_dirs, prompt_files,
-                                      read_header, scan_folder, stamp_path, stat_file)
+                                      expected_latent_shape, latent_files, legacy_dirs, prompt_files, remote_files,
+                                      scan_folder, stamp_path, stat_file)
+from cogvid_lint.cache_reads import CacheReads, dataset_reads
 from cogvid_lint.cache_stamp import EntryJudge, StampError, file_key, load_stamp
 from cogvid_lint.cache_layout import first_frames_dir
 from cogvid_lint.checks.cache_trainers import KINDS, orphan_args
@@ -39,29 +40,34 @@ class CacheScan:
     first_frames: list[CacheFile]
     stamp_problem: str | None = None
     judge: EntryJudge | None = None
-    _headers: dict[Path, Header] = field(default_factory=dict)
+    reads: CacheReads = field(default_factory=CacheReads)
 
     @classmethod
-    def build(cls, dataset: Dataset) -> "CacheScan":
+    def build(cls, dataset: Dataset, reads: CacheReads) -> "CacheScan":
+        remote = remote_files(dataset)
         try:
-            stamp, problem = load_stamp(dataset.root), None
+            stamp, problem = load_stamp(dataset.root, remote), None
         except StampError as exc:
             stamp, problem = None, str(exc)
-        judge = EntryJudge(dataset, stamp)
-        frames = scan_folder(first_frames_dir(dataset), ".png") if dataset.clips else []
-        latents, prompts = latent_files(dataset.root), prompt_files(dataset.root)
-        if latents or prompts or frames:
+        judge = EntryJudge(dataset, stamp, remote)
+        frames = scan_folder(first_frames_dir(dataset), ".png", files=remote) if dataset.clips else []
+        latents, prompts = latent_files(dataset.root, remote), prompt_files(dataset.root, remote)
+        if (latents or prompts or frames) and remote is not None:
+            # an object store has no links: a listed clip's object is a cache entry only by its name
+            clips = {clip.fspath for clip in dataset.clips}
+            latents, prompts, frames = ([f for f in files if os.fspath(f.path) not in clips]
+                                        for files in (latents, prompts, frames))
+        elif latents or prompts or frames:
             # A file the dataset lists as a clip (same inode, whatever the path or symlink) is never
             # treated as a cache entry, so no cache fix can delete a source clip.
             clips = {(st.st_dev, st.st_ino) for clip in dataset.clips if (st := clip.stat) is not None}
             latents, prompts, frames = ([f for f in files if (f.device, f.inode) not in clips]
                                         for files in (latents, prompts, frames))
-        return cls(dataset, latents, prompts, frames, problem, judge)
+        return cls(dataset, latents, prompts, frames, problem, judge, reads)
 
     def header(self, entry: CacheFile) -> Header:
-        if entry.path not in self._headers:
-            self._headers[entry.path] = read_header(entry.path)
-        return self._headers[entry.path]
+        # a remote root's headers are read together (range requests in one batch)
+        return self.reads.header(entry, self.latents + self.prompts)
 
     @cached_property
     def clip_stems(self) -> frozenset[str]:
@@ -100,7 +106,7 @@ def _scan(dataset: Dataset, ctx: RuleContext) -> CacheScan:
 
 
 def _build_scan(project, dataset: Dataset) -> CacheScan:
-    return CacheScan.build(dataset)
+    return CacheScan.build(dataset, project.derive(dataset_reads, dataset))
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -214,7 +220,7 @@ def corrupt_entry(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
             if problem is not None:
                 yield cache_finding(dataset, entry, {"problem": problem}, "Delete the corrupt cache entry")
     if scan.stamp_problem is not None:
-        stamp = stat_file(stamp_path(dataset.root), cache_dir(dataset.root))
+        stamp = stat_file(stamp_path(dataset.root), cache_dir(dataset.root), remote_files(dataset))
         if stamp is not None:
             yield cache_finding(dataset, stamp, {"problem": scan.stamp_problem + " (timestamps are used instead)"},
                                 "Delete the unusable cache stamp")
@@ -242,9 +248,10 @@ def latent_shape_mismatch(dataset: Dataset, ctx: RuleContext) -> Iterator[Findin
 def legacy_latent(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     if not _finetune(dataset):  # the Jan-2025 layout of CogVideo finetune/
         return
+    remote = remote_files(dataset)
     for folder in legacy_dirs(dataset):
-        for entry in scan_folder(folder, ".pt"):
-            yield cache_finding(dataset, entry, {"detail": _torch_detail(entry.path)},
+        for entry in scan_folder(folder, ".pt", files=remote):
+            yield cache_finding(dataset, entry, {"detail": _torch_detail(entry.path, ctx, dataset)},
                                 "Delete the legacy .pt cache")
 
 
@@ -260,17 +267,26 @@ def precomputed_count(dataset: Dataset, ctx: RuleContext) -> Iterator[Finding]:
     yield from _trainer_found(dataset, ctx, "count")
 
 
-def _torch_detail(path: Path) -> str:
+def _torch_detail(path: Path, ctx: RuleContext, dataset: Dataset) -> str:
     """What the legacy file holds — read only when torch is installed, and never with pickle code."""
     if importlib.util.find_spec("torch") is None:
         return " (torch is not installed, so its content was not read)"
     try:
         import torch
 
-        try:
-            value = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # not a zip-format file: mmap is not possible
-            value = torch.load(path, map_location="cpu", weights_only=True)
+        if remote_files(dataset) is not None:  # an object: its bytes, in one request
+            import io
+
+            try:
+                data = ctx.project.derive(dataset_reads, dataset).whole(path)
+            except OSError as exc:
+                return f" (cannot read it: {exc})"
+            value = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        else:
+            try:
+                value = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError:  # not a zip-format file: mmap is not possible
+                value = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling refused, truncated file, ...: the file is reported either way
         return f" (torch cannot read it: {' '.join(str(exc).split())[:120]})"
     shape = getattr(value, "shape", None)

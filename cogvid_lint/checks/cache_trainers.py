@@ -18,11 +18,14 @@ from typing import Iterator
 
 from cogvid_lint.bounded import few
 from cogvid_lint.cache_layout import (PRECOMPUTED_TYPES, PREPARED_EMBEDS, PREPARED_LATENTS, V0_FOLDERS, CacheFile,
-                                      precomputed_items, prepared_folder, prepared_name, scan_folder, v0_cache_dirs)
+                                      precomputed_items, prepared_folder, prepared_name, remote_files, scan_folder,
+                                      v0_cache_dirs)
+from cogvid_lint.cache_reads import CacheReads, dataset_reads
 from cogvid_lint.cache_stamp import _age, file_key
 from cogvid_lint.discover.project import Dataset
 from cogvid_lint.findings import Finding, Location
-from cogvid_lint.torch_file import TorchFile, read_torch_file
+from cogvid_lint.torch_file import TorchFile
+from cogvid_lint.remote.urls import to_url
 from cogvid_lint.trainers.base import plural
 
 Found = Iterator[tuple[str, Finding]]  # (meaning: stale, orphan, corrupt, shape, missing, count), finding
@@ -47,9 +50,8 @@ def _newest_source(datasets: list[Dataset]) -> tuple[int, Path, str] | None:
                 newest = (st.st_mtime_ns, clip.path, "clip")
         captions = dataset.captions
         if captions is not None and captions.error is None:
-            try:
-                mtime = captions.path.stat().st_mtime_ns
-            except OSError:
+            mtime = _mtime(captions.path, remote_files(dataset))
+            if mtime is None:
                 continue
             if newest is None or mtime > newest[0]:
                 newest = (mtime, captions.path, "caption list")
@@ -70,9 +72,10 @@ def _stale(dataset: Dataset, datasets: list[Dataset], folder: Path, items: list[
             "consequence": consequence, "clip": rel(dataset, newest[1]), "folder": rel(dataset, folder)})
 
 
-def _corrupt(dataset: Dataset, files: list[CacheFile], trainer: str) -> Found:
+def _corrupt(reads: CacheReads, files: list[CacheFile], trainer: str) -> Found:
+    paths = [entry.path for entry in files]
     for entry in files:
-        problem = read_torch_file(entry.path).problem
+        problem = reads.torch_file(entry.path, paths).problem
         if problem is not None:
             yield "corrupt", finding(entry.path, {"problem": f"{problem} ({trainer}'s torch.load fails on it)"})
 
@@ -96,13 +99,14 @@ def precomputed(dataset: Dataset, project) -> Found:
     datasets = shared_datasets(dataset, project)
     if datasets[0] is not dataset:
         return
-    if not folder.is_dir():
+    remote = remote_files(dataset)
+    if not dataset.is_dir(folder):
         yield "missing", finding(folder, {
             "what": f"the folder {folder.name}/", "trainer": "finetrainers with --precomputation_reuse",
             "error": f"RuntimeError: The directory '{folder}' does not exist or is not a directory, but is required "
                      "when enabling reuse of precomputed data"})
         return
-    items = {kind: precomputed_items(folder, kind) for kind in PRECOMPUTED_TYPES}
+    items = {kind: precomputed_items(folder, kind, remote) for kind in PRECOMPUTED_TYPES}
     empty = [kind for kind, found in items.items() if not found]
     if empty:
         yield "missing", finding(folder, {
@@ -115,7 +119,7 @@ def precomputed(dataset: Dataset, project) -> Found:
     yield from _stale(dataset, datasets, folder, everything, "the precomputed data",
                       "finetrainers --precomputation_reuse reads the items back by index, never the clips or captions, "
                       "and trains on the old data")
-    yield from _corrupt(dataset, everything, "finetrainers")
+    yield from _corrupt(project.derive(dataset_reads, dataset), everything, "finetrainers")
     conditions, latents = (len(items[kind]) for kind in PRECOMPUTED_TYPES)
     clips = sum(len(d.clips) for d in datasets)
     if conditions != latents:
@@ -143,8 +147,9 @@ def precomputed_v0(dataset: Dataset, project) -> Found:
     profile = dataset.profile
     if profile.cache_reused(dataset.settings) is False:
         return  # no --precompute_conditions: the cache is never read
-    for folder in v0_cache_dirs(dataset.root, profile.cache_location(dataset.settings)):
-        parts = {name: scan_folder(folder / name, ".pt") for name in V0_FOLDERS}
+    remote = remote_files(dataset)
+    for folder in v0_cache_dirs(dataset.root, profile.cache_location(dataset.settings), remote):
+        parts = {name: scan_folder(folder / name, ".pt", files=remote) for name in V0_FOLDERS}
         conditions, latents = (len(parts[name]) for name in V0_FOLDERS)
         if conditions != latents or conditions == 0:
             continue  # utils/data_utils.py:12-35: unequal or empty, the trainer cleans up and precomputes again
@@ -152,7 +157,7 @@ def precomputed_v0(dataset: Dataset, project) -> Found:
         yield from _stale(dataset, [dataset], folder, everything, "the precomputed data",
                           "finetrainers v0.0.1 reuses it whenever both folders hold the same number of files, and "
                           "trains on the old data")
-        yield from _corrupt(dataset, everything, "finetrainers v0.0.1")
+        yield from _corrupt(project.derive(dataset_reads, dataset), everything, "finetrainers v0.0.1")
         clips = len(dataset.clips)
         if clips and conditions != clips:
             yield "count", finding(folder, {
@@ -184,70 +189,79 @@ def prepared(dataset: Dataset, project) -> Found:
         if group is None:
             group = groups[latents] = _Group(latents, prepared_folder(clip.fspath, PREPARED_EMBEDS), [])
         group.clips.append(clip)
-    if reused is None and not any(g.latents.is_dir() for g in groups.values()):
+    if reused is None and not any(dataset.is_dir(g.latents) for g in groups.values()):
         return  # no launch command says --load_tensors, and nothing was prepared here
     trainer = "cogvideox-factory with --load_tensors"
     buckets = profile.train_buckets(dataset.settings)
+    reads = project.derive(dataset_reads, dataset)
     for group in groups.values():
-        absent = [folder for folder in (group.latents, group.embeds) if not folder.is_dir()]
+        absent = [folder for folder in (group.latents, group.embeds) if not dataset.is_dir(folder)]
         if absent:
             yield "missing", finding(absent[0], {
                 "what": " and ".join(f"{rel(dataset, f)}/" for f in absent), "trainer": trainer,
                 "error": "ValueError: When setting the load_tensors parameter to `True`, it is expected that the "
                          "data root contains two folders named `video_latents` and `prompt_embeds`"})
             continue
-        yield from _prepared_group(dataset, group, trainer, buckets)
+        yield from _prepared_group(dataset, group, trainer, buckets, reads)
 
 
-def _prepared_group(dataset: Dataset, group: _Group, trainer: str, buckets) -> Found:
+def _prepared_group(dataset: Dataset, group: _Group, trainer: str, buckets, reads: CacheReads) -> Found:
+    remote = remote_files(dataset)
+    is_file = remote.is_file if remote is not None else Path.is_file
+    present = [path for clip in group.clips for kind in (group.latents, group.embeds)
+               if is_file(path := kind / f"{prepared_name(clip.fspath)}.pt")]  # read together when remote
     names = set()
     for clip in group.clips:
         name = prepared_name(clip.fspath)
         names.add(name)
         latent, embed = group.latents / f"{name}.pt", group.embeds / f"{name}.pt"
-        missing = [path for path in (latent, embed) if not path.is_file()]
+        missing = [path for path in (latent, embed) if not is_file(path)]
         if missing:
             where = clip.entry
             yield "missing", finding(where.file if where else clip.path, {
                 "what": " and ".join(rel(dataset, p) for p in missing) + f" (for {rel(dataset, clip.path)})",
                 "trainer": trainer,
-                "error": f"ValueError: The file video_latent_filepath='{latent}' or embeds_filepath='{embed}' "
+                "error": f"ValueError: The file video_latent_filepath='{to_url(latent)}' or "
+                         f"embeds_filepath='{to_url(embed)}' "
                          "could not be found"}, where.line if where else None)
             continue
-        header = read_torch_file(latent)
+        header = reads.torch_file(latent, present)
         if header.problem is not None:
             yield "corrupt", finding(latent, {"problem": f"{header.problem} ({trainer}: torch.load fails on it)"})
         else:
-            yield from _bucket(dataset, latent, header, trainer, buckets)
-        embed_problem = read_torch_file(embed).problem
+            yield from _bucket(dataset, latent, header, trainer, buckets, reads)
+        embed_problem = reads.torch_file(embed, present).problem
         if embed_problem is not None:
             yield "corrupt", finding(embed, {"problem": f"{embed_problem} ({trainer}: torch.load fails on it)"})
         st = clip.stat
-        entry_st = _mtime(latent)
+        entry_st = _mtime(latent, remote)
         if st is not None and entry_st is not None and entry_st < st.st_mtime_ns:
             yield "stale", finding(latent, {
                 "entry": f"latent {rel(dataset, latent)}", "source": f"its clip {rel(dataset, clip.path)}",
                 "changed": "the clip changed", "detail": _age(st.st_mtime_ns - entry_st),
                 "consequence": f"{trainer} trains on the latent and never reads the new clip",
                 "clip": rel(dataset, clip.path), "folder": rel(dataset, group.latents)})
-    for entry in scan_folder(group.latents, ".pt"):
+    for entry in scan_folder(group.latents, ".pt", files=remote):
         if entry.path.name[:-3] not in names:
             yield "orphan", entry
 
 
-def _mtime(path: Path) -> int | None:
+def _mtime(path: Path, remote=None) -> int | None:
+    if remote is not None:
+        st = remote.stat(path)
+        return st.st_mtime_ns if st is not None else None
     try:
         return path.stat().st_mtime_ns
     except OSError:
         return None
 
 
-def _bucket(dataset: Dataset, latent: Path, header: TorchFile, trainer: str, buckets) -> Found:
+def _bucket(dataset: Dataset, latent: Path, header: TorchFile, trainer: str, buckets, reads: CacheReads) -> Found:
     """dataset.py:126-133 turns the latent's [C, F', H', W'] into (F, H, W); BucketSampler
     (:393, :410) has a list only for the training buckets: any other key is a KeyError."""
     shape = header.first_shape()
     if shape is None:
-        shape = _torch_shape(latent) if header.unread is not None else None
+        shape = _torch_shape(latent, reads) if header.unread is not None else None
     if shape is None:
         return  # not readable without torch (docs of CVL304 say so)
     if len(shape) < 4:
@@ -265,15 +279,18 @@ def _bucket(dataset: Dataset, latent: Path, header: TorchFile, trainer: str, buc
                        f"in BucketSampler with KeyError: {key}"})
 
 
-def _torch_shape(path: Path) -> tuple[int, ...] | None:
+def _torch_shape(path: Path, reads: CacheReads) -> tuple[int, ...] | None:
     """The tensor's shape through torch itself, when it is installed and the file is of a kind
     read above only by torch (the legacy format)."""
     if importlib.util.find_spec("torch") is None:
         return None
     try:
+        import io
+
         import torch
 
-        value = torch.load(path, map_location="cpu", weights_only=True)
+        source = io.BytesIO(reads.whole(path)) if reads.files is not None else path  # a remote one: one GET
+        value = torch.load(source, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - refused or unreadable: not judged
         return None
     shape = getattr(value, "shape", None)

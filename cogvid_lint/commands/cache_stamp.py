@@ -16,6 +16,7 @@ from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.dataset import load_dataset
 from cogvid_lint.discover.datasets import resolve_datasets
 from cogvid_lint.errors import UsageError
+from cogvid_lint.remote.urls import is_remote, to_url
 from cogvid_lint.settings import CliOptions, resolve_settings
 
 
@@ -30,6 +31,10 @@ def stamp_command(args: argparse.Namespace) -> int:
         raise UsageError("no dataset found: give DATA_ROOT, or set data-root in the config")
     status = 0
     for ds in datasets:
+        if is_remote(ds.data_root):  # a stamp records local files' ages: an object's are its upload's
+            print(f"cogvid-lint: error: {to_url(ds.data_root)}: cache stamp needs a local data root", file=sys.stderr)
+            status = 1
+            continue
         if not ds.data_root.is_dir():
             print(f"cogvid-lint: error: {ds.data_root}: data root not found", file=sys.stderr)
             status = 1

@@ -42,6 +42,10 @@ class ObjectReader:
         self._keep(start, data)
         return data
 
+    def keep(self, start: int, data: bytes) -> None:
+        """Hold bytes read elsewhere (a batch of range requests: read_ranges) as [start, start+len)."""
+        self._keep(start, data)
+
     def _keep(self, start: int, data: bytes) -> None:
         if start in self._spans and len(self._spans[start]) >= len(data):
             return
@@ -94,6 +98,30 @@ class ObjectReader:
             out += piece
             pos += len(piece)
         return bytes(out)
+
+
+# Ranges of many objects are asked for together (fsspec's cat_ranges: concurrent requests on
+# the filesystem's own event loop); each batch is bounded by the probe timeout on its own.
+RANGE_BATCH = 256
+
+
+def read_ranges(fs: Any, wanted: Sequence[tuple[str, int, int]], timeout: float | None = None
+                ) -> list[bytes | Exception]:
+    """Bytes [start, end) of each (remote path, start, end): one request each, made
+    concurrently; a failed request (gone, denied, no answer in `timeout`) is its exception,
+    never raised."""
+    from cogvid_lint.remote.access import bounded
+
+    out: list[bytes | Exception] = []
+    for i in range(0, len(wanted), RANGE_BATCH):
+        chunk = wanted[i:i + RANGE_BATCH]
+        try:
+            got = fs.cat_ranges([urls.key_of(p) for p, _, _ in chunk], [s for _, s, _ in chunk],
+                                [e for _, _, e in chunk], on_error="return", **bounded(fs, timeout))
+        except Exception as exc:  # noqa: BLE001 - the whole batch timed out or the store failed
+            got = [exc] * len(chunk)
+        out += [g if isinstance(g, (bytes, Exception)) else Exception(repr(g)) for g in got]
+    return out
 
 
 class SparseView(io.RawIOBase):

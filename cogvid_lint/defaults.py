@@ -4,3 +4,5 @@
 PROBE_TIMEOUT_S = 30.0
 # x264's constant rate factor of a media fix's re-encode: visually lossless for training.
 CRF = 18
+# `--engine ray`: retries of a Ray task whose worker or node was lost (never for a bad clip).
+RAY_RETRIES = 3

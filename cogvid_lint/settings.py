@@ -84,6 +84,10 @@ class Options:
     no_cache: bool = False  # command line only
     fix_speed: bool = False
     fix_crf: int = defaults.CRF
+    # where the probe and content stages run: `local` (this machine's worker pool) or `ray`
+    engine: str = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
+    ray_retries: int = defaults.RAY_RETRIES
 
 
 OPTION_KEYS = tuple(f.name for f in fields(Options))

@@ -26,3 +26,14 @@ def logged_misbehaving(path: str, indices, rotation: int = 0):
     if "HANG" in name:
         time.sleep(3600)
     return content(path, indices, rotation)
+
+
+def decode_misbehaving(path: str, indices, rotation: int = 0):
+    """The real content stage, except on DECODE_CRASH (a segmentation fault) and DECODE_STUCK
+    (an hour's sleep): markers the probe stand-in (probe_standins.misbehaving) lets through."""
+    name = os.path.basename(path)
+    if "DECODE_CRASH" in name:
+        ctypes.string_at(0)
+    if "DECODE_STUCK" in name:
+        time.sleep(3600)
+    return content(path, indices, rotation)

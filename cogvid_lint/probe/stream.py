@@ -14,6 +14,7 @@ from typing import NamedTuple
 from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.pool import ProbePool
+from cogvid_lint.probe.runner import LocalRunner, Pool, Runner
 from cogvid_lint.probe.worker import probe_fn_spec
 from cogvid_lint.store import StatKey, Store
 
@@ -30,8 +31,11 @@ class _PooledStream:
 
     stored: list
     todo: list
-    pool: ProbePool | None
+    pool: Pool | None
     total: int
+    # the files whose answers were reported, not stored (runner.py's `unstored`): a clean
+    # verdict on them is not stored either
+    unstored: set
 
     def __enter__(self):
         return self
@@ -55,10 +59,13 @@ class _PooledStream:
             batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
         elif self.pool is not None:
             batch = []
+            unstored = self.pool.unstored
             for index, answer in self.pool.take(wait):
                 todo = self.todo[index]
                 batch.append((self._item(todo), answer))
-                if self._keep(answer):
+                if index in unstored:
+                    self.unstored.add(self._key(todo).path)
+                elif self._keep(answer):
                     self.fresh.append((self._key(todo), answer))
         else:
             batch = []
@@ -94,12 +101,13 @@ class ProbeStream(_PooledStream):
     """(path, VideoInfo) for each of `keys` (unique paths), pulled with `take()`.
 
     `pool`: the workers to probe with; one started early (ProbePool(start=True)) is used as
-    is, else one is made when a file needs probing. The stream owns it: `close()` stops it
-    and writes the fresh answers to the store (a timed-out probe is not stored: a timeout
-    says as much about this run's load as about the clip)."""
+    is, else `runner` (default: this machine's, runner.py) makes one when a file needs
+    probing. The stream owns it: `close()` stops it and writes the fresh answers to the
+    store (a timed-out probe is not stored: a timeout says as much about this run's load as
+    about the clip)."""
 
     def __init__(self, keys: Sequence[StatKey], store: Store, *, jobs: int = 0, timeout: float | None = None,
-                 pool: ProbePool | None = None, spec: str | None = None):
+                 pool: ProbePool | None = None, spec: str | None = None, runner: Runner | None = None):
         self.spec = spec or (pool.spec if pool is not None else probe_fn_spec())
         self.store = store
         self.version = cache.probe_version(self.spec) if store.usable else None
@@ -108,12 +116,13 @@ class ProbeStream(_PooledStream):
         self.stored = list(known.items())
         self.todo = [key for key in keys if key.path not in known]
         self.fresh: list[tuple[StatKey, VideoInfo]] = []
+        self.unstored = set()
         self.pool = pool
         if self.todo:
             if self.pool is None:
-                self.pool = ProbePool(jobs, timeout, self.spec)
+                self.pool = (runner or LocalRunner()).pool(jobs, timeout, self.spec, version=PROBE_VERSION_FN)
             elif timeout is not None:
-                self.pool.timeout = timeout
+                self.pool.timeout = timeout  # type: ignore[union-attr]  # a ProbePool started early
             self.pool.submit([key.path for key in self.todo])
         elif self.pool is not None:  # started early for nothing: every answer was stored
             self.pool.close()
@@ -131,6 +140,10 @@ class ProbeStream(_PooledStream):
         if self.version is not None:
             cache.put(self.store, self.version, fresh)
 
+
+# What says which code answered (runner.py's `version`), called with the stage's function spec
+PROBE_VERSION_FN = "cogvid_lint.probe.cache:probe_version"
+CONTENT_VERSION_FN = "cogvid_lint.probe.stream:content_code"
 
 CONTENT_FN = "cogvid_lint.probe.content:content"
 # Tests swap the content stage for a stand-in that hangs or aborts on a marked file, as
@@ -154,7 +167,7 @@ class ContentStream(_PooledStream):
     store when the stream closes; a timed-out decode is not stored."""
 
     def __init__(self, jobs: Sequence[ContentJob], store: Store, *, workers: int = 0,
-                 timeout: float | None = None, spec: str | None = None):
+                 timeout: float | None = None, spec: str | None = None, runner: Runner | None = None):
         import os
 
         from cogvid_lint.probe import content
@@ -163,7 +176,7 @@ class ContentStream(_PooledStream):
         self.store = store
         self.jobs = list(jobs)
         self.total = len(self.jobs)
-        code = content.content_version() + (self.spec if self.spec != CONTENT_FN else "")
+        code = content_code(self.spec)
         self.versions = {job.key.path: content.job_version(code, job.indices) for job in self.jobs}
         known: dict[str, object] = {}
         if store.usable and self.jobs:
@@ -176,10 +189,13 @@ class ContentStream(_PooledStream):
         self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
         self.todo = [job for job in self.jobs if job.key.path not in known]
         self.fresh: list[tuple[StatKey, object]] = []
+        self.unstored = set()
         self.failures: list[tuple[str, str]] = []  # (path, why) of clips whose frames did not decode
-        self.pool: ProbePool | None = None
+        self.pool: Pool | None = None
         if self.todo:
-            self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
+            # one job a chunk: a decode takes a good part of a second
+            self.pool = (runner or LocalRunner()).pool(workers, timeout, self.spec, chunk=1,
+                                                       version=CONTENT_VERSION_FN)
             self.pool.submit([(job.key.path, job.indices, job.rotation) for job in self.todo])
         self.answered = 0
 
@@ -201,6 +217,14 @@ class ContentStream(_PooledStream):
         if self.store.usable:
             good = [(key, item) for key, item in fresh if isinstance(item, content.ContentFeatures)]
             self.store.put(content.KIND, self.versions, ((key, content.encode(item)) for key, item in good))
+
+
+def content_code(spec: str) -> str:
+    """The version of the code a content job's answer comes from: the content stage's
+    sources, and the function when it is not the real one (tests' stand-ins)."""
+    from cogvid_lint.probe import content
+
+    return content.content_version() + (spec if spec != CONTENT_FN else "")
 
 
 def _loads(text: str) -> object:

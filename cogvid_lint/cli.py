@@ -142,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="probe cache folder (default: .cogvid_lint_cache/ at the project root)")
     perf.add_argument("--probe-timeout", type=_number(float, 0, False), metavar="SECONDS",
                       help="give up on a clip whose probe takes longer (default 30)")
+    perf.add_argument("--engine", choices=("local", "ray"), default=None,
+                      help="where clips are probed and decoded: this machine's workers (local, the default) or "
+                           "Ray tasks (ray: pip install 'cogvid-lint[ray]')")
+    perf.add_argument("--ray-address", metavar="ADDRESS",
+                      help="with --engine ray: the cluster (HOST:PORT, ray://HOST:PORT, auto; default: "
+                           "RAY_ADDRESS, else a local Ray instance)")
 
     rule = sub.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("rule", metavar="CODE|NAME")

@@ -77,6 +77,12 @@ class CleanClips:
         if key is not None and key.path not in self.known:
             self.fresh.append(key)
 
+    def forget(self, paths: Iterable[str]) -> None:
+        """No verdict is kept on these files (their facts were not stored either)."""
+        paths = set(paths)
+        if paths:
+            self.fresh = [key for key in self.fresh if key.path not in paths]
+
     def close(self) -> None:
         fresh, self.fresh = self.fresh, []
         if fresh and self.store.usable:

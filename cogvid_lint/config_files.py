@@ -90,9 +90,13 @@ class FileConfig(DatasetKeys):
     remote_profile: str | None = None
     remote_anon: bool | None = None
     remote_fetch_limit_mib: int | None = None
+    engine: Literal["local", "ray"] | None = None
+    ray_address: str | None = None
+    ray_retries: int | None = None
 
     def __post_init__(self) -> None:
         _at_least(self.remote_fetch_limit_mib, 1, "remote-fetch-limit-mib")
+        _at_least(self.ray_retries, 0, "ray-retries")
         _at_least(self.jobs, 0, "jobs")
         _at_least(self.probe_timeout, 0, "probe-timeout", inclusive=False)
         _at_least(self.fix_crf, 0, "fix-crf")

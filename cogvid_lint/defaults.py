@@ -8,3 +8,5 @@ CRF = 18
 # enough) is fetched in one GET up to this size (config remote-fetch-limit-mib): above any
 # clip a CogVideoX dataset holds, and a bounded amount of memory per probe worker.
 REMOTE_FETCH_LIMIT_MIB = 256
+# `--engine ray`: retries of a Ray task whose worker or node was lost (never for a bad clip).
+RAY_RETRIES = 3

@@ -99,6 +99,11 @@ class Options:
         return RemoteSpec(endpoint=self.remote_endpoint, profile=self.remote_profile, anon=self.remote_anon,
                           fetch_limit=self.remote_fetch_limit_mib << 20, timeout=self.probe_timeout)
 
+    # where the probe and content stages run: `local` (this machine's worker pool) or `ray`
+    engine: str = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
+    ray_retries: int = defaults.RAY_RETRIES
+
 
 OPTION_KEYS = tuple(f.name for f in fields(Options))
 

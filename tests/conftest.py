@@ -130,3 +130,24 @@ def _user_cache_in_tmp(tmp_path_factory):
     # the caption rules read a CogVideoX tokenizer from the Hugging Face cache: the user's
     # must not change what a test sees (a test that wants one makes its own)
     os.environ["HF_HUB_CACHE"] = str(tmp_path_factory.mktemp("hf-hub-cache"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray instance for the whole test run (it costs ~7 s and ~1 GiB to start):
+    every test that uses it (marked `ray`) shares it. Two CPUs, no dashboard; its workers
+    find the stand-ins (tests/) on PYTHONPATH. Skipped where Ray is not installed."""
+    ray = pytest.importorskip("ray")
+    import logging
+
+    tests = str(Path(__file__).parent)
+    with pytest.MonkeyPatch.context() as patch:
+        # Ray 2.5x writes an access token under ~/.ray for a new local instance: not for a test run
+        patch.setenv("RAY_AUTH_MODE", "disabled")
+        patch.delenv("RAY_ADDRESS", raising=False)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 runtime_env={"env_vars": {"PYTHONPATH": tests}})
+        try:
+            yield ray
+        finally:
+            ray.shutdown()

@@ -34,3 +34,18 @@ def whoami(path: str) -> VideoInfo:
 
 def raising(path: str) -> VideoInfo:
     raise RuntimeError("stand-in bug")
+
+
+def pid_version(spec: str) -> str:
+    """A code version that differs in every process: a Ray worker running other code than
+    the driver (tests/test_ray_engine.py)."""
+    return f"pid-{os.getpid()}"
+
+
+def kills_its_host(path: str) -> VideoInfo:
+    """The real probe, except that on a file named KILLHOST it kills the process that runs
+    the pool (in a Ray task: the Ray worker, as a lost node would be lost)."""
+    if "KILLHOST" in os.path.basename(path):
+        os.kill(os.getppid(), 9)
+        time.sleep(3600)
+    return probe(path)

@@ -15,6 +15,7 @@ from cogvid_lint.engine import (DATASET_TARGETS, ActiveRule, activate, build_pro
                                 decode_tier, finish, load_catalogue, matches, needs_content, needs_probes, probe_keys,
                                 run_checks, run_content_checks, select_rules)
 from cogvid_lint.probe.pool import ProbePool, available_cpus
+from cogvid_lint.probe.runner import LocalRunner, Runner
 from cogvid_lint.probe.stream import ContentStream, ProbeStream
 from cogvid_lint.store import Store
 from cogvid_lint.errors import ConfigError, UsageError, missing_path
@@ -24,7 +25,7 @@ from cogvid_lint.report.result import RunResult
 from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
 from cogvid_lint.discover.project import Project
-from cogvid_lint.settings import CliOptions, DatasetSettings, Settings, resolve_settings
+from cogvid_lint.settings import CliOptions, DatasetSettings, Options, Settings, resolve_settings
 from cogvid_lint.remote.urls import is_remote, is_url, to_url
 from cogvid_lint.suppress import apply_filters
 
@@ -46,7 +47,8 @@ def cli_options(args: argparse.Namespace) -> CliOptions:
         ignore=args.ignore,
         extend_select=args.extend_select,
         fail_on=Severity(args.fail_on) if args.fail_on else None,
-        extra={key: getattr(args, key, None) for key in ("jobs", "cache_dir", "probe_timeout", "no_cache")
+        extra={key: getattr(args, key, None) for key in ("jobs", "cache_dir", "probe_timeout", "no_cache", "engine",
+                                                         "ray_address")
                if getattr(args, key, None) is not None},
     )
 
@@ -64,19 +66,34 @@ class Lint:
     keys: Sequence = ()  # the last pass's probed files (StatKeys) and the clips naming each
     clips_of: dict | None = None
 
+    runner: Runner | None = None  # where clips are probed and decoded; made on the first pass
+
     def run(self) -> list[Diagnostic]:
         """settings → discovery → probe stream → checks → filters: the findings of one pass.
-        The store's warnings (said once each) go to stderr."""
+        The store's and the engine's warnings (said once each) go to stderr."""
         settings, active = self.settings, self.active
         store = Store.for_settings(settings)
         try:
             return self._run(store)
         finally:
-            for warning in store.warnings:
+            engine_warnings = self.runner.warnings if self.runner is not None else []
+            for warning in [*store.warnings, *engine_warnings]:
                 print(f"cogvid-lint: warning: {warning}", file=sys.stderr)
+            engine_warnings.clear()
+
+    def close(self) -> None:
+        """Let go of the engine (a Ray instance this run started is shut down)."""
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
 
     def _shown(self, path: str) -> str:
         return _relative(path, self.settings.display_root)
+
+    def _runner(self) -> Runner:
+        if self.runner is None:
+            self.runner = make_runner(self.settings.options)
+        return self.runner
 
     def _run(self, store: Store) -> list[Diagnostic]:
         settings, active = self.settings, self.active
@@ -88,21 +105,26 @@ class Lint:
             for unit in run_checks(active, project, store, jobs=jobs):
                 found.extend(unit)
             return apply_filters(finish(found), settings, store)
-        early = ProbePool(jobs, options.probe_timeout, start=True) if probe_early(jobs, store) else None
+        runner = self._runner()
+        local = runner.name == "local"
+        early = ProbePool(jobs, options.probe_timeout, start=True) if local and probe_early(jobs, store) else None
         content = needs_content(active)
         try:
             project = self.project = build_project(active, settings, self.datasets, store)
             keys, clips_of = self.keys, self.clips_of = probe_keys(project)
             with ProbeStream(keys, store, jobs=jobs, timeout=options.probe_timeout, pool=early,
-                             remote=options.remote_spec()) as probes:
+                             remote=options.remote_spec(), runner=runner) as probes:
                 early = None  # the stream owns it now
                 clean = clean_clips(active, project, store, keys, clips_of, probes.version)
+                # elsewhere than here, the workers leave this process's CPU to the checks meanwhile
+                overlap = jobs > 1 or not local
                 with ProgressBar.maybe(probes, jobs, self.progress) as bar:
-                    for unit in run_checks(active, project, store, probes, clips_of, overlap=jobs > 1, jobs=jobs,
+                    for unit in run_checks(active, project, store, probes, clips_of, overlap=overlap, jobs=jobs,
                                            content_next=content, clean=clean):
                         found.extend(unit)
                         bar.show(probes.answered)
                 if clean is not None:
+                    clean.forget(probes.unstored)  # answered by other code: no verdict on them is kept
                     clean.close()
         finally:
             if early is not None:
@@ -117,7 +139,7 @@ class Lint:
                 todo = [job for n, job in enumerate(todo) if n not in skip]
                 served = [clips for n, clips in enumerate(served) if n not in skip]
             timeout = options.probe_timeout * CONTENT_TIMEOUT_FACTOR if options.probe_timeout else None
-            with ContentStream(todo, store, workers=jobs, timeout=timeout) as stream:
+            with ContentStream(todo, store, workers=jobs, timeout=timeout, runner=runner) as stream:
                 with ProgressBar.decoding(stream, self.progress) as bar:
                     for unit in run_content_checks(active, project, store, stream, served, jobs):
                         found.extend(unit)
@@ -126,6 +148,15 @@ class Lint:
                 print(f"cogvid-lint: warning: {self._shown(path)}: the frames the trainer takes could not be decoded "
                       f"({why}); pixel rules skipped", file=sys.stderr)
         return apply_filters(finish(found), settings, store)
+
+
+def make_runner(options: Options) -> Runner:
+    """This machine's worker pool, or (`--engine ray`) Ray tasks; Ray is imported only then."""
+    if options.engine != "ray":
+        return LocalRunner()
+    from cogvid_lint.probe.ray_engine import RayRunner
+
+    return RayRunner(options.ray_address, cpus=options.jobs, retries=options.ray_retries)
 
 
 def clean_clips(active, project, store: Store, keys, clips_of, probe_version: str | None) -> CleanClips | None:
@@ -194,6 +225,13 @@ def wants_html(args: argparse.Namespace) -> bool:
 
 def run_check(args: argparse.Namespace) -> int:
     lint = prepare(args)
+    try:
+        return _run_check(lint, args)
+    finally:
+        lint.close()
+
+
+def _run_check(lint: Lint, args: argparse.Namespace) -> int:
     known = None
     if args.baseline:  # read it before the (possibly long) run: a bad path fails at once
         from cogvid_lint.baseline import load_baseline

@@ -48,6 +48,9 @@ class ProbePool:
     discovery. `submit(paths)` once, then `take()` until `finished`; `close()` (or `with`)
     stops every worker."""
 
+    # Answers every one of which is stored (runner.py: a remote pool may say otherwise)
+    unstored: frozenset[int] = frozenset()
+
     def __init__(self, jobs: int = 0, timeout: float | None = DEFAULT_TIMEOUT, spec: str | None = None,
                  start: bool = False, chunk: int = CHUNK):
         self.ctx = mp_context()

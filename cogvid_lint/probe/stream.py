@@ -14,6 +14,7 @@ from typing import NamedTuple
 from cogvid_lint.probe import cache
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.pool import ProbePool
+from cogvid_lint.probe.runner import LocalRunner, Pool, Runner
 from cogvid_lint.probe.worker import RemoteJob, probe_fn_spec
 from cogvid_lint.remote.access import RemoteSpec
 from cogvid_lint.remote.urls import is_remote
@@ -32,8 +33,11 @@ class _PooledStream:
 
     stored: list
     todo: list
-    pool: ProbePool | None
+    pool: Pool | None
     total: int
+    # the files whose answers were reported, not stored (runner.py's `unstored`): a clean
+    # verdict on them is not stored either
+    unstored: set
 
     def __enter__(self):
         return self
@@ -57,10 +61,13 @@ class _PooledStream:
             batch, self.stored = self.stored[:STORED_BATCH], self.stored[STORED_BATCH:]
         elif self.pool is not None:
             batch = []
+            unstored = self.pool.unstored
             for index, answer in self.pool.take(wait):
                 todo = self.todo[index]
                 batch.append((self._item(todo), answer))
-                if self._keep(answer):
+                if index in unstored:
+                    self.unstored.add(self._key(todo).path)
+                elif self._keep(answer):
                     self.fresh.append((self._key(todo), answer))
         else:
             batch = []
@@ -97,12 +104,14 @@ class ProbeStream(_PooledStream):
     how the workers reach the object stores of remote clips (remote.urls paths).
 
     `pool`: the workers to probe with; one started early (ProbePool(start=True)) is used as
-    is, else one is made when a file needs probing. The stream owns it: `close()` stops it
-    and writes the fresh answers to the store (a timed-out probe is not stored: a timeout
-    says as much about this run's load as about the clip)."""
+    is, else `runner` (default: this machine's, runner.py) makes one when a file needs
+    probing. The stream owns it: `close()` stops it and writes the fresh answers to the
+    store (a timed-out probe is not stored: a timeout says as much about this run's load as
+    about the clip)."""
 
     def __init__(self, keys: Sequence[StatKey], store: Store, *, jobs: int = 0, timeout: float | None = None,
-                 pool: ProbePool | None = None, spec: str | None = None, remote: RemoteSpec | None = None):
+                 pool: ProbePool | None = None, spec: str | None = None, remote: RemoteSpec | None = None,
+                 runner: Runner | None = None):
         self.spec = spec or (pool.spec if pool is not None else probe_fn_spec())
         self.store = store
         self.version = cache.probe_version(self.spec) if store.usable else None
@@ -111,12 +120,13 @@ class ProbeStream(_PooledStream):
         self.stored = list(known.items())
         self.todo = [key for key in keys if key.path not in known]
         self.fresh: list[tuple[StatKey, VideoInfo]] = []
+        self.unstored = set()
         self.pool = pool
         if self.todo:
             if self.pool is None:
-                self.pool = ProbePool(jobs, timeout, self.spec)
+                self.pool = (runner or LocalRunner()).pool(jobs, timeout, self.spec, version=PROBE_VERSION_FN)
             elif timeout is not None:
-                self.pool.timeout = timeout
+                self.pool.timeout = timeout  # type: ignore[union-attr]  # a ProbePool started early
             # a clip in an object store is a job of (path, listed size, how to reach the store)
             reach = remote or RemoteSpec()
             self.pool.submit([RemoteJob(key.path, key.size, reach) if is_remote(key.path) else key.path
@@ -137,6 +147,10 @@ class ProbeStream(_PooledStream):
         if self.version is not None:
             cache.put(self.store, self.version, fresh)
 
+
+# What says which code answered (runner.py's `version`), called with the stage's function spec
+PROBE_VERSION_FN = "cogvid_lint.probe.cache:probe_version"
+CONTENT_VERSION_FN = "cogvid_lint.probe.stream:content_code"
 
 CONTENT_FN = "cogvid_lint.probe.content:content"
 # Tests swap the content stage for a stand-in that hangs or aborts on a marked file, as
@@ -166,7 +180,7 @@ class ContentStream(_PooledStream):
     is not stored."""
 
     def __init__(self, jobs: Sequence[ContentJob], store: Store, *, workers: int = 0,
-                 timeout: float | None = None, spec: str | None = None):
+                 timeout: float | None = None, spec: str | None = None, runner: Runner | None = None):
         import os
 
         from cogvid_lint.probe import content
@@ -175,7 +189,7 @@ class ContentStream(_PooledStream):
         self.store = store
         self.jobs = list(jobs)
         self.total = len(self.jobs)
-        self.code = content.content_version() + (self.spec if self.spec != CONTENT_FN else "")
+        self.code = content_code(self.spec)
         self.indices = {job.key.path: job.indices for job in self.jobs}
         answering = {job.key.path: content.answering_versions(self.code, job.indices, job.tier) for job in self.jobs}
         known: dict[str, object] = {}
@@ -190,8 +204,9 @@ class ContentStream(_PooledStream):
         self.stored = [(job, known[job.key.path]) for job in self.jobs if job.key.path in known]
         self.todo = [job for job in self.jobs if job.key.path not in known]
         self.fresh: list[tuple[StatKey, object]] = []
+        self.unstored = set()
         self.failures: list[tuple[str, str]] = []  # (path, why) of clips whose frames did not decode
-        self.pool: ProbePool | None = None
+        self.pool: Pool | None = None
         # Strips made by this decode (for the report): stored as the thumbnail stage's are;
         # a strip already stored is not asked for again.
         from cogvid_lint.probe import thumbs
@@ -204,7 +219,9 @@ class ContentStream(_PooledStream):
             if store.usable and self.strip_versions else set()
         self.strips: list[tuple[StatKey, object]] = []
         if self.todo:
-            self.pool = ProbePool(workers, timeout, self.spec, chunk=1)
+            # one job a chunk: a decode takes a good part of a second
+            self.pool = (runner or LocalRunner()).pool(workers, timeout, self.spec, chunk=1,
+                                                       version=CONTENT_VERSION_FN)
             self.pool.submit([(job.key.path, job.indices, job.rotation, None,
                                job.strip if job.key.path not in have else None, job.tier) for job in self.todo])
         self.answered = 0
@@ -244,9 +261,17 @@ class ContentStream(_PooledStream):
                         for key, item in good}
             self.store.put(content.KIND, versions, ((key, content.encode(item)) for key, item in good))
             made = [(key, item) for key, item in self.strips if isinstance(item, thumbs.ThumbStrip)
-                    and key.path in self.strip_versions and "timed out" not in (item.error or "")]
+                    and key.path in self.strip_versions and key.path not in self.unstored and "timed out" not in (item.error or "")]
             self.store.put(thumbs.KIND, self.strip_versions, ((key, thumbs.encode(item)) for key, item in made))
         self.strips = []
+
+
+def content_code(spec: str) -> str:
+    """The version of the code a content job's answer comes from: the content stage's
+    sources, and the function when it is not the real one (tests' stand-ins)."""
+    from cogvid_lint.probe import content
+
+    return content.content_version() + (spec if spec != CONTENT_FN else "")
 
 
 def _loads(text: str) -> object:
@@ -303,6 +328,9 @@ class ThumbStream(_PooledStream):
         self.todo = [job for job in self.jobs if job.key.path not in known]
         self.decoded = len(self.todo)
         self.fresh: list[tuple[StatKey, object]] = []
+        self.unstored = set()
+        # on this machine whatever the engine: strips are made for the clips with findings
+        # alone, a report's worth, not a dataset's
         self.pool: ProbePool | None = None
         if self.todo:
             self.pool = ProbePool(workers, timeout, self.spec, chunk=1)

@@ -136,9 +136,13 @@ def _user_cache_in_tmp(tmp_path_factory):
 def ray_cluster():
     """One local Ray instance for the whole test run (it costs ~7 s and ~1 GiB to start):
     every test that uses it (marked `ray`) shares it. Two CPUs, no dashboard; its workers
-    find the stand-ins (tests/) on PYTHONPATH. Skipped where Ray is not installed."""
+    find the stand-ins (tests/) on PYTHONPATH and the test S3 server's made-up credentials in
+    their environment (where a real cluster's workers find theirs). Skipped where Ray is not
+    installed."""
     ray = pytest.importorskip("ray")
     import logging
+
+    from s3server import ACCESS
 
     tests = str(Path(__file__).parent)
     with pytest.MonkeyPatch.context() as patch:
@@ -146,7 +150,7 @@ def ray_cluster():
         patch.setenv("RAY_AUTH_MODE", "disabled")
         patch.delenv("RAY_ADDRESS", raising=False)
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 runtime_env={"env_vars": {"PYTHONPATH": tests}})
+                 runtime_env={"env_vars": {"PYTHONPATH": tests, **ACCESS}})
         try:
             yield ray
         finally:

@@ -183,3 +183,49 @@ def test_engine_and_ray_address_come_from_the_config_or_the_command_line(tmp_pat
     with pytest.raises(ConfigError) as err:
         resolve_settings(CliOptions(paths=(str(tmp_path),)), cwd=tmp_path)
     assert len(err.value.lines) == 1 and "engine" in err.value.lines[0] and "cogvid-lint.yaml" in err.value.lines[0]
+
+
+@pytest.mark.ray
+def test_ray_and_local_engines_print_the_same_json_on_a_data_root_in_object_storage(ray_cluster, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """The Ray tasks probe the objects themselves (range reads from the workers, the endpoint
+    from the config), and the report is the local engine's, byte for byte."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto")
+    from clips import truncate_clip
+    from s3server import ACCESS, S3Server
+
+    _dataset(tmp_path, {name: CLIPS[name] for name in ("cut.mp4", "still.mp4", "pan.mp4")})
+    truncate_clip(make_clip(tmp_path / "data/v/cut_short.mp4", frames=49), 0.6)
+    with (tmp_path / "data/videos.txt").open("a") as handle:
+        handle.write("v/cut_short.mp4\n")
+    with (tmp_path / "data/prompts.txt").open("a") as handle:
+        handle.write("a caption for the short clip\n")
+    server = S3Server().start()
+    try:
+        server.upload("clips", tmp_path / "data", "ray")
+        work = tmp_path / "work"
+        work.mkdir()
+        (work / "cogvid-lint.yaml").write_text(f"remote-endpoint: {server.url}\n")
+        for key, value in ACCESS.items():
+            monkeypatch.setenv(key, value)
+        args = ["s3://clips/ray", "--output-format", "json", "--no-cache", "--train-resolution", "17x480x720"]
+        server.clear()
+        local = subprocess.run([COGVID_LINT, *args, "--engine", "local"], cwd=work, env=dict(os.environ),
+                               capture_output=True, text=True, timeout=300)
+        assert local.returncode == 1, local.stderr
+        local_gets = [r.path for r in server.object_requests("clips", "ray/v/") if r.method == "GET"]
+        monkeypatch.chdir(work)
+        capsys.readouterr()
+        server.clear()
+        code = main([*args, "--engine", "ray"])
+        ray_out, ray_err = capsys.readouterr()
+        ray_gets = [r.path for r in server.object_requests("clips", "ray/v/") if r.method == "GET"]
+    finally:
+        server.stop()
+    assert code == 1, ray_err
+    assert ray_out == local.stdout  # byte for byte
+    found = {(d["path"], d["code"]) for d in json.loads(ray_out)["diagnostics"]}
+    assert ("s3://clips/ray/v/cut_short.mp4", "CVL101") in found
+    # every clip was read by the Ray tasks as by the local workers: the same objects
+    assert sorted(set(ray_gets)) == sorted(set(local_gets)) and len(set(ray_gets)) == 4

@@ -162,6 +162,24 @@ def test_a_remote_root_reports_what_the_local_copy_does(project_data, tmp_path, 
     assert remote.stdout.replace(url, "data") == local.stdout
 
 
+def test_a_clip_url_as_path_is_that_clip_as_a_local_path_is(project_data, tmp_path, env, s3):
+    """`cogvid-lint s3://.../videos/c.mp4` lints that clip with its dataset found above it
+    (the prefix holding videos.txt), as `cogvid-lint data/videos/c.mp4` does; a clip that is
+    not there is one line and exit 2, as a missing local PATH is."""
+    root, url = project_data
+    for clip in ("videos/c.mp4", "videos/b.webm"):
+        local = _lint([f"data/{clip}", "--no-cache"], tmp_path, env)
+        remote = _lint([f"{url}/{clip}", "--no-cache"], tmp_path, env)
+        assert remote.returncode == local.returncode
+        found = json.loads(remote.stdout)["diagnostics"]
+        assert {d["path"] for d in found} <= {f"{url}/{clip}"}
+        assert remote.stdout.replace(url, "data") == local.stdout
+    assert "CVL101" in {d["code"] for d in json.loads(_lint([f"{url}/videos/c.mp4"], tmp_path, env).stdout)["diagnostics"]}
+    gone = _lint([f"{url}/videos/nothere.mp4"], tmp_path, env)
+    assert gone.returncode == 2
+    assert gone.stderr.strip().splitlines() == [f"cogvid-lint: error: {url}/videos/nothere.mp4: no such object"]
+
+
 def test_a_warm_run_makes_no_get_and_a_rewritten_object_is_probed_again(project_data, tmp_path, env, s3):
     root, url = project_data
     prefix = url.split("/", 3)[3]

@@ -26,18 +26,22 @@ from cogvid_lint.config_files import DATASET_KEYS
 from cogvid_lint.discover.datasets import NOT_DETECTED, resolve_datasets
 from cogvid_lint.discover.project import Project
 from cogvid_lint.settings import CliOptions, DatasetSettings, Options, Settings, resolve_settings
-from cogvid_lint.remote.urls import is_remote, is_url, to_url
+from cogvid_lint.remote.urls import is_remote, is_url, to_path, to_url
 from cogvid_lint.suppress import apply_filters
 
 
 
 def cli_options(args: argparse.Namespace) -> CliOptions:
-    # a URL given as PATH (s3://bucket/data) is a data root, linted with the project here
-    urls = tuple(path for path in args.paths if is_url(path))
+    # a URL given as PATH (s3://bucket/data) is a data root, linted with the project here;
+    # one naming a clip or a list file is that file, as a local PATH is (its dataset found
+    # above it), in the form the rest of the run spells remote paths
+    urls = tuple(path for path in args.paths if is_url(path) and not _names_a_file(path))
+    files = tuple(os.fspath(to_path(path)) for path in args.paths if is_url(path) and _names_a_file(path))
     paths = tuple(path for path in args.paths if not is_url(path))
     for path in paths:  # a mistyped PATH must not lint nothing and pass
         if not os.path.lexists(path):
             raise UsageError(missing_path(path))
+    paths += files
     return CliOptions(
         paths=paths or (".",),
         config=args.config,
@@ -51,6 +55,12 @@ def cli_options(args: argparse.Namespace) -> CliOptions:
                                                          "ray_address")
                if getattr(args, key, None) is not None},
     )
+
+
+def _names_a_file(url: str) -> bool:
+    from cogvid_lint.discover.dataset import VIDEO_SUFFIXES
+
+    return url.rstrip("/").lower().endswith((*VIDEO_SUFFIXES, ".txt"))
 
 
 @dataclass

@@ -17,6 +17,8 @@ from cogvid_lint.discover.dataset import CAPTION_NAMES, IMAGE_NAMES, VIDEO_NAMES
 from cogvid_lint.discover.launch import LaunchSettings, find_launch_scripts, read_launch_script, resolve_data_root
 from cogvid_lint.errors import ConfigError
 from cogvid_lint.models import parse_resolution
+from cogvid_lint.remote import urls
+from cogvid_lint.remote.urls import is_remote
 from cogvid_lint.settings import COMMAND_LINE, DATASET_DEFAULTS, DEFAULT, DatasetSettings, Settings, Source, absolute
 
 
@@ -85,7 +87,14 @@ def resolve_file_datasets(settings: Settings, files: list[Path], problems: list[
             continue
         if suffix in VIDEO_SUFFIXES:
             owner = max((r for r in known if r in path.parents), key=lambda r: len(r.parts), default=None)
-            data_root = owner or _list_folder_above(path, root) or path.parent
+            if is_remote(path):
+                found_above, problem = _remote_list_folder_above(path, settings)
+                if problem:
+                    problems.append(problem)
+                    continue
+            else:
+                found_above = _list_folder_above(path, root)
+            data_root = owner or found_above or path.parent
             clips.setdefault(data_root, []).append(path)
             dataset_at(data_root)
         elif suffix == ".txt":
@@ -131,6 +140,27 @@ def _list_folder_above(clip: Path, root: Path) -> Path | None:
         if folder == root or root not in folder.parents:
             return None
     return None
+
+
+def _remote_list_folder_above(clip: Path, settings: Settings) -> tuple[Path | None, str | None]:
+    """The nearest prefix above a clip in an object store that holds a video list: a few
+    small requests (a clip given as PATH; a whole root is listed once). (None, why) when the
+    clip is not there, as a missing local PATH is a usage error; (None, None) when no list is
+    found or the store does not answer (the root's listing then says why)."""
+    from cogvid_lint.remote.access import filesystem
+
+    try:
+        fs = filesystem(urls.scheme(clip), settings.options.remote_spec())
+        if not fs.isfile(urls.key_of(clip)):
+            return None, f"{urls.to_url(clip)}: no such object"
+        for folder in clip.parents:
+            if len(folder.parts) < 3:  # above the bucket (/, @s3, bucket)
+                break
+            if any(fs.isfile(urls.key_of(folder / name)) for name in VIDEO_NAMES):
+                return folder, None
+    except Exception:  # noqa: BLE001 - unreachable, denied, no such bucket: said by the root's listing
+        pass
+    return None, None
 
 
 def _shown(path: Path, cwd: Path) -> str:

@@ -242,6 +242,15 @@ def peak_rss_mb(args: list[str]) -> tuple[float, float]:
     return elapsed, int(line.rsplit(":", 1)[1]) / 1024
 
 
+def use_scale(scale: float) -> None:
+    """Clips `scale` times the default sizes, in their own corpus folder (a script's setting,
+    chosen once before anything is built)."""
+    global CORPUS, SCALE, TRAIN
+    SCALE, CORPUS = scale, CORPUS.with_name(f"corpus-x{scale:g}")
+    size = _scaled({"width": 96, "height": 64})
+    TRAIN = ["--train-resolution", f"49x{size['height']}x{size['width']}"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=300)
@@ -250,11 +259,8 @@ def main() -> None:
     parser.add_argument("--manifest-lines", type=int, default=0, help="also measure memory on a manifest this long")
     parser.add_argument("--scale", type=float, default=1, help="clip sizes times this (7.5: 480x720 training size)")
     opts = parser.parse_args()
-    global CORPUS, SCALE, TRAIN
     if opts.scale != 1:
-        SCALE, CORPUS = opts.scale, CORPUS.with_name(f"corpus-x{opts.scale:g}")
-        size = _scaled({"width": 96, "height": 64})
-        TRAIN = ["--train-resolution", f"49x{size['height']}x{size['width']}"]
+        use_scale(opts.scale)
 
     global N_CLIPS
     paths = build_corpus(opts.clips)

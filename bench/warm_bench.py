@@ -1,10 +1,12 @@
 """Benchmark: what an unchanged re-lint costs per clip, as a share of a cold run's.
 
-    python bench/warm_bench.py [--small 1000] [--large 3000] [--rounds 3] [--jobs 0]
+    python bench/warm_bench.py [--small 1000] [--large 3000] [--rounds 3] [--jobs 0] [--scale 7.5]
 
 On the probe bench's corpus (bench/corpus/, real small clips of mixed containers; built by
 probe_bench.build_corpus when missing), two datasets of --small and --large clips are linted
-by the installed `cogvid-lint`, several rounds, medians:
+by the installed `cogvid-lint`, several rounds, medians (with --scale S, the clips' sizes times
+S under bench/corpus-xS/, as probe_bench makes them: 7.5 is CogVideoX's 480x720, clips of
+the size a fine-tune really holds, whose cold probe costs what it costs on a real dataset):
 - cold: a fresh store (nothing derived yet), on --jobs workers (0: every CPU);
 - warm: the same command again, nothing changed;
 - warm, other command line and environment: the same project with another output format,
@@ -53,7 +55,10 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=0)
+    parser.add_argument("--scale", type=float, default=1, help="clip sizes times this (7.5: 480x720 training size)")
     opts = parser.parse_args()
+    if opts.scale != 1:
+        probe_bench.use_scale(opts.scale)
     probe_bench.build_corpus(opts.large)
     paths = [probe_bench.clip_path(i).relative_to(probe_bench.CORPUS).as_posix() for i in range(opts.large)]
     env = probe_bench.CLI_ENV
@@ -75,7 +80,8 @@ def main() -> None:
     # The machine is shared: the median says what is typical, the best round what the work
     # costs when nothing else runs; both are printed.
     for label, pick in (("medians", statistics.median), ("best rounds", min)):
-        print(f"{opts.small} and {opts.large} clips, {opts.rounds} rounds, -j {opts.jobs}, {label}:")
+        print(f"{opts.small} and {opts.large} clips ({probe_bench.CORPUS.name}, training size "
+              f"{probe_bench.TRAIN[1]}), {opts.rounds} rounds, -j {opts.jobs}, {label}:")
         for measure, index in (("wall", 0), ("CPU", 1)):
             per_clip = {}
             for kind in kinds:

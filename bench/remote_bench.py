@@ -10,6 +10,9 @@ sends), then runs, in this one run:
 
 * cold: `cogvid-lint s3://bench/data` with an empty store;
 * warm: the same again (the store holds every probe);
+* blocks: cold again with `remote-fetch-limit-mib: 1`, so that every clip the probe reads
+  whole (webm, mkv, avi) is above the limit and read through the block cache (blocks of
+  256 KiB at that limit, 8 MiB from a limit of 32 MiB);
 * baseline: what a probe over fsspec's own file object costs (`fs.open(key)`, its default
   readahead cache, PyAV demuxing every packet: how one would read a remote clip without
   the index-only path), per clip.
@@ -67,9 +70,9 @@ def corpus(megabytes: float) -> Path:
     return folder
 
 
-def lint(url: str, env: dict, cache: Path, jobs: int) -> None:
+def lint(url: str, env: dict, cache: Path, jobs: int, cwd: Path | None = None) -> None:
     run = subprocess.run([COMMAND, url, "--cache-dir", str(cache), "-j", str(jobs), "--output-format", "json"],
-                         env=env, capture_output=True, text=True, timeout=900)
+                         env=env, capture_output=True, text=True, timeout=900, cwd=cwd)
     if run.returncode not in (0, 1):
         sys.exit(f"cogvid-lint failed ({run.returncode}): {run.stderr.strip()}")
 
@@ -124,6 +127,10 @@ def main() -> None:
                 runs[label] = (per_object(server, "data/videos/"), listing_requests(server),
                                per_object(server, "data/").get("videos.txt", (0, 0))[0]
                                + per_object(server, "data/").get("prompts.txt", (0, 0))[0])
+            (Path(tmp) / "cogvid-lint.yaml").write_text("remote-fetch-limit-mib: 1\n")  # found in the cwd
+            server.clear()
+            lint(f"s3://{BUCKET}/data", env, Path(tmp) / "store-blocks", args.jobs, cwd=Path(tmp))
+            blocks = per_object(server, "data/videos/")
         baseline = {name: fsspec_baseline(server, name) for name, _ in CONTAINERS}
     finally:
         server.stop()
@@ -131,14 +138,16 @@ def main() -> None:
     print(f"per clip, requests and bytes as a share of the object (clips of ~{args.mb:g} MB; "
           "baseline: PyAV over fsspec's file object)")
     print(f"{'container':<18}{'size MB':>9}{'cold req':>10}{'cold bytes':>12}{'warm req':>10}{'warm bytes':>12}"
-          f"{'base req':>10}{'base bytes':>12}{'cold/base':>11}")
+          f"{'base req':>10}{'base bytes':>12}{'cold/base':>11}{'blocks req':>12}{'blocks bytes':>14}")
     for name, _ in CONTAINERS:
         size = sizes[name]
         cold = runs["cold"][0].get(name, (0, 0))
         warm = runs["warm"][0].get(name, (0, 0))
         base = baseline[name]
+        block = blocks.get(name, (0, 0))
         print(f"{name:<18}{size / 1e6:>9.2f}{cold[0]:>10}{cold[1] / size:>11.1%} {warm[0]:>9}{warm[1] / size:>11.1%} "
-              f"{base[0]:>9}{base[1] / size:>11.1%} {cold[1] / max(base[1], 1):>10.3f}")
+              f"{base[0]:>9}{base[1] / size:>11.1%} {cold[1] / max(base[1], 1):>10.3f}"
+              f"{block[0]:>12}{block[1] / size:>13.1%}")
     for label in ("cold", "warm"):
         _, listing, lists = runs[label]
         print(f"{label}: listing requests {listing} (once per data root), list-file GETs {lists}")

@@ -17,15 +17,18 @@ import pytest
 pytest.importorskip("s3fs")
 pytest.importorskip("moto")
 
+import mutate  # noqa: E402
 from clips import cut_tail_bytes, make_clip, make_noise_clip, truncate_clip  # noqa: E402
 from conftest import COGVID_LINT  # noqa: E402
 from s3server import ACCESS, S3Server  # noqa: E402
 
 from cogvid_lint.probe.mp4box import HEAD_BYTES  # noqa: E402
 from cogvid_lint.probe.pyav import probe  # noqa: E402
-from cogvid_lint.probe.remote import SMALL_OBJECT, probe_remote  # noqa: E402
+from cogvid_lint.probe.remote import SMALL_OBJECT, probe_blocks, probe_remote  # noqa: E402
 from cogvid_lint.remote import urls  # noqa: E402
 from cogvid_lint.remote.access import RemoteError, RemoteSpec, filesystem  # noqa: E402
+from cogvid_lint.remote.blocks import BlockCache, block_size  # noqa: E402
+from cogvid_lint.remote.reader import ObjectReader  # noqa: E402
 
 BUCKET = "clips"
 
@@ -109,6 +112,147 @@ def test_a_clip_made_large_is_probed_from_its_moov(s3, env, tmp_path):
         asked = s3.object_requests(BUCKET, f"big/{path.name}")
         assert len(asked) <= 3 and all(r.range for r in asked)
         assert sum(r.sent for r in asked) <= 0.06 * path.stat().st_size
+
+
+# --- above the fetch limit: read through a bounded cache of large blocks ---------------------
+
+LIMIT = 64 << 10  # blocks of 64 KiB (block_size's smallest), 4 held: the objects are 4-15 blocks
+
+
+def _damaged(eid_change):
+    def make(path):
+        make_noise_clip(path, frames=48)
+        path.write_bytes(eid_change(bytearray(path.read_bytes())))
+    return make
+
+
+# the containers without an index, whole and cut short; Matroska damage that our FFmpeg reads
+# only through ebml's patches (its walk reads the object on a reader of its own); an mp4 whose
+# verdict decodes its tail (NeedsBytes)
+LARGE = {
+    "noise.webm": lambda p: make_noise_clip(p, frames=48),
+    "noise.mkv": lambda p: make_noise_clip(p, frames=48, rotation=90),
+    "noise.avi": lambda p: make_noise_clip(p, frames=48),
+    "cut.webm": lambda p: truncate_clip(make_noise_clip(p, frames=48), 0.6),
+    "cut.mkv": lambda p: truncate_clip(make_noise_clip(p, frames=48), 0.6),
+    "cut.avi": lambda p: truncate_clip(make_noise_clip(p, frames=48), 0.6),
+    "pixelwidth0.mkv": _damaged(lambda d: mutate.set_ebml_uint(d, mutate.PIXEL_WIDTH, 0)),
+    "cluster_size.mkv": _damaged(lambda d: mutate.damage_ebml_size(d, mutate.CLUSTER, 0x40)),
+    "cut_faststart.mp4": lambda p: cut_tail_bytes(make_noise_clip(p, frames=48, faststart=True), 30_000),
+}
+
+
+@pytest.fixture(scope="module")
+def uploaded_large(s3, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("large")
+    for name, make in LARGE.items():
+        make(folder / name)
+    s3.upload(BUCKET, folder, "large")
+    return folder
+
+
+def _span(request) -> tuple[int, int]:
+    """[start, end) of a ranged GET (`bytes=a-b`, b inclusive)."""
+    start, _, end = request.range.removeprefix("bytes=").partition("-")
+    return int(start), int(end) + 1
+
+
+@pytest.mark.parametrize("name", sorted(LARGE))
+def test_an_object_above_the_fetch_limit_is_probed_through_blocks(name, uploaded_large, s3, env):
+    local = uploaded_large / name
+    size = local.stat().st_size
+    assert size > 2 * LIMIT
+    s3.clear()
+    remote = probe_remote(_remote(name, "large"), size, RemoteSpec(endpoint=s3.url, fetch_limit=LIMIT))
+    assert dataclasses.replace(remote, path=os.fspath(local)) == probe(local)
+    if name.startswith("cut.avi") or name.endswith(".mp4"):
+        assert remote.error and remote.error.startswith("truncated: ")  # as the local file's (above)
+    asked = s3.object_requests(BUCKET, f"large/{name}")
+    assert asked and all(r.method == "GET" and r.range for r in asked), [(r.method, r.range) for r in asked]
+    spans = [_span(r) for r in asked]
+    assert all(end - start < size for start, end in spans)  # never the whole object
+    blocks = spans if not name.endswith(".mp4") else spans[1:]  # an mp4's first request: its head (the index walk)
+    block = block_size(LIMIT)
+    assert blocks and all(start % block == 0 and end - start <= block for start, end in blocks), blocks
+    # each block about once: the demuxer streams the object; the Matroska walk reads each
+    # cluster's header (a block of its own here, as a cluster of these clips spans blocks)
+    assert sum(r.sent for r in asked) <= 3 * size
+
+
+@pytest.mark.parametrize("name", ["noise.webm", "noise.mkv", "noise.avi", "cluster_size.mkv", "cut.avi"])
+def test_reads_through_blocks_are_exact_whatever_the_block_and_the_blocks_held(name, uploaded_large, s3, env):
+    """Blocks that are no power of two and hold no box or element whole, two held: the
+    probe's answer is the file's, and any read is the object's bytes."""
+    import random
+
+    local = uploaded_large / name
+    data = local.read_bytes()
+    fs = filesystem("s3", RemoteSpec(endpoint=s3.url))
+    info = probe_blocks(ObjectReader(fs, _remote(name, "large"), len(data)), _remote(name, "large"), 10_007, held=2)
+    assert dataclasses.replace(info, path=os.fspath(local)) == probe(local)
+    cache = BlockCache(ObjectReader(fs, _remote(name, "large"), len(data)), 10_007, held=2)
+    rng = random.Random(name)
+    for _ in range(200):
+        pos, n = rng.randrange(len(data) + 10), rng.choice([1, 12, 4096, 10_007, 32_768, 70_000])
+        assert cache.read(pos, n) == data[pos:pos + n]
+    view = cache.view()
+    view.seek(-100, os.SEEK_END)
+    assert view.read() == data[-100:] and view.read() == b""
+    assert cache.failure is None and len(cache._blocks) <= 2
+
+
+def test_an_object_above_the_limit_changed_since_the_listing_is_its_finding(s3, env, tmp_path):
+    """Cut on the server after the listing, at its head or past it: a block reads short, and
+    whatever the demuxer made of that, the answer is that the object changed."""
+    from cogvid_lint.discover.source import RemoteFiles
+
+    for name in ("head.webm", "tail.webm", "tail.avi"):
+        make_noise_clip(tmp_path / name, frames=48)
+    s3.upload(BUCKET, tmp_path, "changing-large")
+    listed = RemoteFiles(urls.to_path(f"s3://{BUCKET}/changing-large"), RemoteSpec()).listing
+    client = s3.client()
+    for name, keep in (("head.webm", 3000), ("tail.webm", 300_000), ("tail.avi", 150_000)):
+        client.put_object(Bucket=BUCKET, Key=f"changing-large/{name}", Body=(tmp_path / name).read_bytes()[:keep])
+        path = _remote(name, "changing-large")
+        info = probe_remote(path, listed[path].st_size, RemoteSpec(fetch_limit=LIMIT))
+        assert info.error is not None and info.error.startswith("changed since it was listed: "), info.error
+
+
+@pytest.fixture
+def large_project(tmp_path, s3, env):
+    """Clips of a few MiB: above a fetch limit of 1 MiB (blocks of 256 KiB)."""
+    root = tmp_path / "data"
+    (root / "videos").mkdir(parents=True)
+    names = ["big.webm", "big.mkv", "cut.mkv", "big.avi"]
+    make_noise_clip(root / "videos" / "big.webm", frames=60, width=320, height=240)
+    make_noise_clip(root / "videos" / "big.mkv", frames=40, width=320, height=240)
+    truncate_clip(make_noise_clip(root / "videos" / "cut.mkv", frames=40, width=320, height=240), 0.7)
+    truncate_clip(make_noise_clip(root / "videos" / "big.avi", frames=200, width=320, height=240), 0.8)
+    (root / "videos.txt").write_text("".join(f"videos/{n}\n" for n in names))
+    (root / "prompts.txt").write_text("".join(f"a noisy clip number {i} of static on a screen\n"
+                                              for i in range(len(names))))
+    prefix = f"large-{tmp_path.name}"
+    s3.upload(BUCKET, root, prefix)
+    return root, f"s3://{BUCKET}/{prefix}", names
+
+
+def test_the_fetch_limit_in_the_config_reads_larger_clips_in_blocks(large_project, tmp_path, env, s3):
+    root, url, names = large_project
+    prefix = url.split("/", 3)[3]
+    (tmp_path / "cogvid-lint.yaml").write_text("remote-fetch-limit-mib: 1\n")
+    local = _lint(["--data-root", "data", "--no-cache"], tmp_path, env)
+    s3.clear()
+    remote = _lint([url, "--no-cache"], tmp_path, env)
+    assert remote.returncode == local.returncode == 1, remote.stderr
+    assert remote.stdout.replace(url, "data") == local.stdout
+    assert "fetch limit" not in remote.stdout
+    assert f"{url}/videos/big.avi" in {d["path"] for d in json.loads(remote.stdout)["diagnostics"]}  # cut short
+    for name in names:
+        size = (root / "videos" / name).stat().st_size
+        assert size > 1 << 20
+        asked = s3.object_requests(BUCKET, f"{prefix}/videos/{name}")
+        assert asked and all(r.method == "GET" and r.range for r in asked), name
+        assert all(end - start <= 256 << 10 and start % (256 << 10) == 0 for start, end in map(_span, asked)), name
 
 
 def test_urls_round_trip():

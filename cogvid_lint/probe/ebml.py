@@ -37,8 +37,9 @@ _RESYNC_CHUNK = 64 << 10
 
 
 class _Reader:
-    def __init__(self, path: str, size: int):
-        self.file = open(path, "rb")  # noqa: SIM115  closed by lenient_patches
+    def __init__(self, path: str, size: int, opener=None):
+        # its own reader (a remote object's, from `opener`): never the demuxer's position
+        self.file = open(path, "rb") if opener is None else opener()  # noqa: SIM115  closed by lenient_patches
         self.size = size
         self.elements = 0
 
@@ -82,10 +83,12 @@ def _vint_length(raw: bytes, at: int) -> int | None:
     return length if at + length <= len(raw) else None
 
 
-def lenient_patches(path: str, size: int, refused: bool = False) -> dict[int, bytes]:
+def lenient_patches(path: str, size: int, refused: bool = False, opener=None) -> dict[int, bytes]:
     """Offset -> replacement bytes (never changing the file's length) under which FFmpeg 7
     reads the Matroska file at `path` as decord's FFmpeg 4.1 does; {} when nothing needs
     forgiving (an undamaged file) or the file is not one we can walk. Never raises.
+    `opener`: a function giving a fresh binary reader of the file (a remote object),
+    replaces open().
 
     `refused`: FFmpeg 7 refused to open the file as it is. Then the header damage 4.1
     reads past is forgiven too: the invalid frame size (the Video element voided) and
@@ -93,7 +96,7 @@ def lenient_patches(path: str, size: int, refused: bool = False) -> dict[int, by
     broken one, 4.1 carried on; without it the demuxer reads the file in order)."""
     patches: dict[int, bytes] = {}
     try:
-        reader = _Reader(path, size)
+        reader = _Reader(path, size, opener)
     except OSError:
         return patches
     try:
@@ -219,11 +222,13 @@ def _children(r: _Reader, pos: int, end: int):
 
 class PatchedFile(io.RawIOBase):
     """The file at `path` read through `patches` (offset -> bytes of the same length):
-    what PyAV is given to open a damaged Matroska file the way decord's FFmpeg reads it."""
+    what PyAV is given to open a damaged Matroska file the way decord's FFmpeg reads it.
+    `opener`: as lenient_patches'."""
 
-    def __init__(self, path: str, patches: dict[int, bytes]):
+    def __init__(self, path: str, patches: dict[int, bytes], opener=None):
         super().__init__()
-        self._file = open(path, "rb", buffering=0)  # noqa: SIM115  closed with this object
+        # closed with this object
+        self._file = open(path, "rb", buffering=0) if opener is None else opener()  # noqa: SIM115
         self._patches = sorted(patches.items())
 
     def readable(self) -> bool:

@@ -66,14 +66,21 @@ class NeedsBytes(Exception):
     placeholders: the caller probes the whole object instead."""
 
 
-class SparseMedia(NamedTuple):
-    """An mp4/mov object whose index (moov) is real and whose sample data (mdat) reads as
-    zeros: demuxing it gives every packet's size, timestamps and keyframe flag from the
-    index alone, as the file would. `open()`: a fresh reader with its own position."""
+class Media(NamedTuple):
+    """A clip read through `open()` rather than from its path: an object in a store, read
+    by range requests (probe.remote). `open()`: a fresh binary reader with its own position
+    (the demuxer, the mp4 box walk and the Matroska walk each read on their own); `head`:
+    the first HEAD_BYTES (all of a smaller clip), as read_head reads a file's."""
 
     size: int
     head: bytes
     open: Callable[[], BinaryIO]
+
+
+class SparseMedia(Media):
+    """An mp4/mov object whose index (moov) is real and whose sample data (mdat) reads as
+    zeros: demuxing it gives every packet's size, timestamps and keyframe flag from the
+    index alone, as the file would."""
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -85,7 +92,21 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     try:
         return _probe(p)
     except Exception as exc:  # noqa: BLE001  contract is "never raises": report as data
-        return VideoInfo(path=p, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
+        return _failed(p, exc)
+
+
+def probe_media(p: str, media: Media) -> VideoInfo:
+    """probe() of the clip named `p` whose bytes `media` reads: the same code, the same
+    answer as for the file. Never raises; a failure of media's reader is the caller's to
+    learn from the reader (the demuxer may have taken it for an end of file)."""
+    try:
+        return _probe_bytes(p, media.size, media.head, media.open)
+    except Exception as exc:  # noqa: BLE001  as probe()
+        return _failed(p, exc)
+
+
+def _failed(p: str, exc: Exception) -> VideoInfo:
+    return VideoInfo(path=p, error=f"probe failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def probe_sparse(p: str, media: SparseMedia) -> VideoInfo:
@@ -105,7 +126,7 @@ def probe_sparse(p: str, media: SparseMedia) -> VideoInfo:
         pix_fmt = header_pix_fmt(vs)
         if pix_fmt is DECODE:
             raise NeedsBytes
-        return _inspect(av, container, vs, p, media.head, media.size, pix_fmt, media)
+        return _inspect(av, container, vs, p, media.head, media.size, pix_fmt, media.open, sparse=True)
 
 
 def _probe(p: str) -> VideoInfo:
@@ -121,19 +142,23 @@ def _probe(p: str) -> VideoInfo:
     size = st.st_size
     if size == 0:
         return VideoInfo(path=p, error="zero bytes", size_bytes=0)
+    # One read serves the format sniff and, in most clips, the mp4 box walk (rotation).
+    return _probe_bytes(p, size, read_head(p, size), None)
 
+
+def _probe_bytes(p: str, size: int, head: bytes, opener: Callable[[], BinaryIO] | None) -> VideoInfo:
+    """The probe of the clip `p` of `size` bytes starting with `head`, read through
+    `opener` (Media.open) when given, else from the file at `p`."""
     import av  # lazy: importing av costs ~0.1 s, too much for CLI start-up
 
-    # One read serves the format sniff and, in most clips, the mp4 box walk (rotation).
-    head = read_head(p, size)
     fmt = sniff_format(head)
     if fmt == _MATROSKA:
-        info = _open_lenient(av, p, head, size, refused=False)
+        info = _open_lenient(av, p, head, size, refused=False, opener=opener)
         if info is not None:
             return info
     if fmt:
         try:
-            container = av.open(p, format=fmt, metadata_errors="ignore",
+            container = av.open(_input(p, opener), format=fmt, metadata_errors="ignore",
                                 container_options=_HEADER_ONLY)
         except (av.error.FFmpegError, OSError):
             container = None  # the ordinary open below reports it as it always did
@@ -142,42 +167,48 @@ def _probe(p: str) -> VideoInfo:
                 vs = _pick_stream(container)
                 pix_fmt = header_pix_fmt(vs)
                 if pix_fmt is not DECODE:
-                    return _inspect(av, container, vs, p, head, size, pix_fmt)
+                    return _inspect(av, container, vs, p, head, size, pix_fmt, opener)
     # Other containers, and what only a decoded frame tells (MPEG-4 Part 2's frame size,
     # codecs we do not parse): open as decord's FFmpeg does.
     try:
-        container = av.open(p, mode="r", metadata_errors="ignore")
+        container = av.open(_input(p, opener), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        info = _open_lenient(av, p, head, size, refused=True) if fmt == _MATROSKA else None
-        return info or VideoInfo(path=p, error=_open_error(p, exc, head, size), size_bytes=size)
+        info = _open_lenient(av, p, head, size, refused=True, opener=opener) if fmt == _MATROSKA else None
+        return info or VideoInfo(path=p, error=_open_error(p, exc, head, size, opener), size_bytes=size)
     except OSError as exc:
         return VideoInfo(path=p, error=f"cannot open: {exc.strerror or exc}",
                          size_bytes=size)
     with container:
-        return _inspect(av, container, _pick_stream(container), p, head, size, DECODE)
+        return _inspect(av, container, _pick_stream(container), p, head, size, DECODE, opener)
 
 
-def _open_lenient(av, p: str, head: bytes, size: int, refused: bool) -> VideoInfo | None:
+def _input(p: str, opener: Callable[[], BinaryIO] | None):
+    """What av.open reads: the path (FFmpeg's own file reads, the fastest), else a fresh
+    reader of the clip's bytes."""
+    return p if opener is None else opener()
+
+
+def _open_lenient(av, p: str, head: bytes, size: int, refused: bool, opener=None) -> VideoInfo | None:
     """The clip as decord's FFmpeg 4.1 reads a damaged Matroska file (see ebml), or None
     when nothing needs forgiving (or the forgiving view fails to open too). `refused`:
     our FFmpeg refused the file as it is."""
-    patches = lenient_patches(p, size, refused=refused)
+    patches = lenient_patches(p, size, refused=refused, opener=opener)
     if not patches:
         return None
-    with PatchedFile(p, patches) as patched:
+    with PatchedFile(p, patches, opener) as patched:
         try:
             container = av.open(patched, format=_MATROSKA, metadata_errors="ignore")
         except av.error.FFmpegError:
-            return None if refused else _open_lenient(av, p, head, size, refused=True)
+            return None if refused else _open_lenient(av, p, head, size, refused=True, opener=opener)
         with container:
-            return _inspect(av, container, _pick_stream(container), p, head, size, DECODE)
+            return _inspect(av, container, _pick_stream(container), p, head, size, DECODE, opener)
 
 
-def _open_error(p: str, exc, head: bytes, size: int) -> str:
+def _open_error(p: str, exc, head: bytes, size: int, opener=None) -> str:
     import av
 
     msg = _ffmsg(exc)
-    layout = read_layout(p, head, size)
+    layout = read_layout(p, head, size, opener)
     if layout.is_bmff and (not layout.has_moov or layout.overruns_eof):
         what = "no moov box" if not layout.has_moov else "boxes run past end of file"
         return f"truncated: {what} ({msg})"
@@ -201,10 +232,11 @@ def _pick_stream(container):
     return None
 
 
-def _inspect(av, container, vs, p: str, head: bytes, size: int,
-             pix_fmt: str | None, sparse: SparseMedia | None = None) -> VideoInfo:
+def _inspect(av, container, vs, p: str, head: bytes, size: int, pix_fmt: str | None,
+             opener: Callable[[], BinaryIO] | None = None, sparse: bool = False) -> VideoInfo:
     """The VideoInfo of open `container`, whose video stream is `vs` (_pick_stream's).
-    `sparse`: the container reads a SparseMedia (see probe_sparse)."""
+    `opener`: Media.open, when the clip is not read from its path; `sparse`: the
+    container reads a SparseMedia (see probe_sparse)."""
     fmt = container.format.name
     base = {"path": p, "size_bytes": size, "container": fmt,
             "has_audio": bool(container.streams.audio)}
@@ -222,7 +254,7 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
     if coded_w <= 0 or coded_h <= 0:
         return VideoInfo(**base, error="unknown frame size")
 
-    rotation = _rotation(p, head, size, fmt, vs.index, sparse.open if sparse is not None else None)
+    rotation = _rotation(p, head, size, fmt, vs.index, opener)
     w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
     base.update(rotation=rotation, width=w, height=h)
 
@@ -249,7 +281,7 @@ def _inspect(av, container, vs, p: str, head: bytes, size: int,
     base.update(_timing(scan.pts, vs.time_base))
 
     suspect = scan.count < base["header_frames"] or scan.last_corrupt
-    if suspect and sparse is not None:
+    if suspect and sparse:
         raise NeedsBytes  # the verdict decodes the last packets: placeholders would not
     if suspect:
         problem = _tail_problem(av, vs, scan, coded_w * coded_h)

@@ -9,9 +9,13 @@ same probe code as a local file (probe.pyav), with the same answer.
   ends past the object's end reads short, as it does from a cut file. Where the verdict
   needs pixels (a suspect tail is decoded, MPEG-4 Part 2 tells its frame size only
   decoded) probe_sparse raises NeedsBytes and the object is probed whole.
-* Anything else (webm, mkv, avi) and the NeedsBytes cases: the object in one GET, up to
-  the fetch limit, probed as a local file (a temporary copy: Matroska's lenient reading,
-  for one, works on files), the answer naming the URL.
+* Anything else (webm, mkv, avi) and the NeedsBytes cases: up to the fetch limit, the
+  object in one GET, probed as a local file (a temporary copy); above it, the same probe
+  code (pyav.probe_media) over file objects of a cache of large blocks (remote.blocks),
+  each block one range request, a few held: the memory stays bounded however large the
+  object, and a demuxer streaming it reads each block about once (the Matroska walk of
+  ebml reads every cluster's header, a pass of its own where clusters are smaller than a
+  block). Either way the answer is the local file's, naming the URL.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from typing import Callable
 
 from cogvid_lint.probe.info import VideoInfo
 from cogvid_lint.probe.mp4box import HEAD_BYTES, sniff_format
-from cogvid_lint.probe.pyav import NeedsBytes, SparseMedia, probe, probe_sparse
+from cogvid_lint.probe.pyav import Media, NeedsBytes, SparseMedia, probe, probe_media, probe_sparse
 from cogvid_lint.remote import urls
 from cogvid_lint.remote.access import RemoteError, RemoteSpec, describe, filesystem
+from cogvid_lint.remote.blocks import HELD_BLOCKS, BlockCache, block_size
 from cogvid_lint.remote.reader import ObjectChanged, ObjectReader, SparseView
 
 MP4_SUFFIXES = (".mp4", ".mov", ".m4v")
@@ -45,7 +50,7 @@ def probe_remote(path: str, size: int | None, spec: RemoteSpec, probe_fn: Callab
                  ) -> VideoInfo:
     """VideoInfo of the remote clip `path` (urls.to_path's form), listed with `size` bytes;
     `probe_fn`: the pool's probe of a local file (pyav.probe, unless a test swapped it: then
-    every object is read whole and given to it). Never raises."""
+    every object is read whole, whatever its size, and given to it). Never raises."""
     try:
         return _probe_remote(path, int(size or 0), spec, probe_fn)
     except ObjectChanged as exc:
@@ -69,7 +74,9 @@ def _probe_remote(path: str, size: int, spec: RemoteSpec, probe_fn) -> VideoInfo
                     return probe_sparse(path, SparseMedia(size, head, lambda: SparseView(reader, holes)))
                 except NeedsBytes:
                     pass
-    return probe_whole(reader, path, spec, probe_fn)
+    if probe_fn is probe and size > spec.fetch_limit:
+        return probe_blocks(reader, path, block_size(spec.fetch_limit))
+    return probe_whole(reader, path, probe_fn)
 
 
 def mdat_holes(reader: ObjectReader) -> list[tuple[int, int]] | None:
@@ -103,13 +110,9 @@ def mdat_holes(reader: ObjectReader) -> list[tuple[int, int]] | None:
     return holes if moov else None
 
 
-def probe_whole(reader: ObjectReader, path: str, spec: RemoteSpec, probe_fn=probe) -> VideoInfo:
+def probe_whole(reader: ObjectReader, path: str, probe_fn=probe) -> VideoInfo:
     """The object read whole (what is held already, the rest in one GET), probed as a file."""
     size = reader.size
-    if size > spec.fetch_limit:
-        return VideoInfo(path=path, size_bytes=size,
-                         error=f"not probed: {size / 2**20:.0f} MiB is above the remote fetch limit "
-                               f"({spec.fetch_limit / 2**20:.0f} MiB, config key remote-fetch-limit-mib)")
     data = reader.read(0, size)
     suffix = os.path.splitext(path)[1][:16]
     with tempfile.NamedTemporaryFile(prefix="cogvid-lint-", suffix=suffix) as tmp:
@@ -118,3 +121,16 @@ def probe_whole(reader: ObjectReader, path: str, spec: RemoteSpec, probe_fn=prob
         info = probe_fn(tmp.name)
         error = info.error.replace(tmp.name, urls.to_url(path)) if info.error else info.error
     return dataclasses.replace(info, path=path, error=error)
+
+
+def probe_blocks(reader: ObjectReader, path: str, block: int, held: int = HELD_BLOCKS) -> VideoInfo:
+    """The object probed as its local file would be, read through a BlockCache of `held`
+    blocks of `block` bytes. A failed or short request (the object changed since it was
+    listed) raises, whatever the probe made of the end of file it read there."""
+    cache = BlockCache(reader, block, held)
+    head = cache.read(0, HEAD_BYTES)
+    info = probe_media(path, Media(reader.size, head, lambda: cache.view(path)))
+    if cache.failure is not None:
+        raise cache.failure
+    error = info.error.replace(path, urls.to_url(path)) if info.error else info.error
+    return dataclasses.replace(info, error=error)

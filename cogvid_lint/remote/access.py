@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 from cogvid_lint.remote import urls
 
 # The one-GET path of the remote probe (containers without an index, and clips whose
-# index says the probe needs their bytes): objects up to this size are fetched whole.
+# index says the probe needs their bytes): objects up to this size are fetched whole,
+# larger ones read through a cache of blocks (remote.blocks) held within it.
 # 256 MiB: above any clip a CogVideoX dataset holds (49 frames at 720p are a few MB,
 # a long source clip tens of MB), and still a bounded amount of memory per worker.
 DEFAULT_FETCH_LIMIT = 256 << 20

@@ -3,7 +3,8 @@
 `SparseView` is a file object over such an object for PyAV: the ranges read so far are
 real, the `holes` (the payloads of an mp4's mdat boxes) read as zeros without a request,
 and anything else is fetched when first read. It has its own position: the box walk
-gets another view (sharing one position with the demuxer miscounts frames).
+gets another view (sharing one position with the demuxer miscounts frames). Its base,
+`ObjectView`, serves the block cache's views too (remote.blocks).
 """
 
 from __future__ import annotations
@@ -29,17 +30,25 @@ class ObjectReader:
         self._starts: list[int] = []  # kept spans, sorted and disjoint: start -> bytes
         self._spans: dict[int, bytes] = {}
 
-    def fetch(self, start: int, end: int) -> bytes:
-        """Bytes [start, end) in one request (end clipped to the listed size)."""
+    def fetch(self, start: int, end: int, keep: bool = True) -> bytes:
+        """Bytes [start, end) in one request (end clipped to the listed size), kept unless
+        `keep` is false (a block cache holds its own, bounded)."""
         end = min(end, self.size)
         if end <= start:
             return b""
         self.requests += 1
-        data = self.fs.cat_file(self.key, start=start, end=end)
+        try:
+            data = self.fs.cat_file(self.key, start=start, end=end)
+        except OSError as exc:
+            if "not satisfiable" in str(exc).lower():  # HTTP 416 (s3fs, gcsfs): a range past the object's end
+                raise ObjectChanged(f"bytes {start}-{end} are past the end of an object listed with "
+                                    f"{self.size}") from None
+            raise
         self.bytes += len(data)
         if len(data) != end - start:
             raise ObjectChanged(f"read {len(data)} of bytes {start}-{end} of an object listed with {self.size}")
-        self._keep(start, data)
+        if keep:
+            self._keep(start, data)
         return data
 
     def keep(self, start: int, data: bytes) -> None:
@@ -124,12 +133,18 @@ def read_ranges(fs: Any, wanted: Sequence[tuple[str, int, int]], timeout: float 
     return out
 
 
-class SparseView(io.RawIOBase):
-    """A read-only, seekable file object over an ObjectReader (see the module's docstring)."""
+class ObjectView(io.RawIOBase):
+    """A read-only, seekable file object over an object of `size` bytes, with a position of
+    its own; `_read(pos, n)` gives the bytes (short only at the end)."""
 
-    def __init__(self, reader: ObjectReader, holes: Sequence[tuple[int, int]] = ()):
+    size: int
+
+    def __init__(self):
         super().__init__()
-        self.reader, self.holes, self.pos = reader, tuple(holes), 0
+        self.pos = 0
+
+    def _read(self, pos: int, n: int) -> bytes:
+        raise NotImplementedError
 
     def readable(self) -> bool:
         return True
@@ -138,7 +153,7 @@ class SparseView(io.RawIOBase):
         return True
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.reader.size}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
         self.pos = max(base + offset, 0)
         return self.pos
 
@@ -146,7 +161,18 @@ class SparseView(io.RawIOBase):
         return self.pos
 
     def readinto(self, buffer) -> int:
-        data = self.reader.read(self.pos, len(buffer), self.holes)
+        data = self._read(self.pos, len(buffer))
         buffer[:len(data)] = data
         self.pos += len(data)
         return len(data)
+
+
+class SparseView(ObjectView):
+    """A view of an ObjectReader whose `holes` read as zeros (see the module's docstring)."""
+
+    def __init__(self, reader: ObjectReader, holes: Sequence[tuple[int, int]] = ()):
+        super().__init__()
+        self.reader, self.holes, self.size = reader, tuple(holes), reader.size
+
+    def _read(self, pos: int, n: int) -> bytes:
+        return self.reader.read(pos, n, self.holes)

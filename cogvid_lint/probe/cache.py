@@ -43,8 +43,11 @@ def probe_version(probe_fn_spec: str) -> str:
     """Changes whenever a probe could answer differently: the probe's sources, the
     VideoInfo layout, PyAV's version, or a different probe function (tests' stand-ins)."""
     here = Path(__file__).parent
-    return sources_version(f"{probe_fn_spec}:{_FIELDS}", [here / name for name in (
-        "pyav.py", "mp4box.py", "ebml.py", "pixfmt.py", "info.py", "cache.py")])
+    # a remote clip's answer comes through its readers too (index ranges, blocks)
+    remote = here.parent / "remote"
+    return sources_version(f"{probe_fn_spec}:{_FIELDS}", [*(here / name for name in (
+        "pyav.py", "mp4box.py", "ebml.py", "pixfmt.py", "info.py", "cache.py", "remote.py")),
+        remote / "reader.py", remote / "blocks.py"])
 
 
 def sources_version(salt: str, sources: list[Path]) -> str:

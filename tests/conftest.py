@@ -155,3 +155,28 @@ def ray_cluster():
             yield ray
         finally:
             ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """An S3-compatible server on 127.0.0.1 (moto, tests/s3server.py) for one test module."""
+    pytest.importorskip("moto")
+    from s3server import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(s3, monkeypatch):
+    """The environment the filesystem reads credentials and the endpoint of `s3` from (this
+    process's too, for the in-process reads); for subprocesses, the returned mapping."""
+    import os
+
+    from s3server import ACCESS
+
+    for key, value in ACCESS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
+    return {**os.environ, **ACCESS, "AWS_ENDPOINT_URL": s3.url}

@@ -20,7 +20,6 @@ pytest.importorskip("moto")
 import mutate  # noqa: E402
 from clips import cut_tail_bytes, make_clip, make_noise_clip, truncate_clip  # noqa: E402
 from conftest import COGVID_LINT  # noqa: E402
-from s3server import ACCESS, S3Server  # noqa: E402
 
 from cogvid_lint.probe.mp4box import HEAD_BYTES  # noqa: E402
 from cogvid_lint.probe.pyav import probe  # noqa: E402
@@ -31,23 +30,6 @@ from cogvid_lint.remote.blocks import BlockCache, block_size  # noqa: E402
 from cogvid_lint.remote.reader import ObjectReader  # noqa: E402
 
 BUCKET = "clips"
-
-
-@pytest.fixture(scope="module")
-def s3():
-    server = S3Server().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def env(s3, monkeypatch):
-    """The environment the filesystem reads credentials and the endpoint from (and this
-    process too, for the in-process probes)."""
-    for key, value in ACCESS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
-    return {**os.environ, **ACCESS, "AWS_ENDPOINT_URL": s3.url}
 
 
 # name -> how the clip is made: the containers, both mp4 layouts, above and below the size a

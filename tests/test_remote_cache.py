@@ -22,29 +22,12 @@ from cache_factory import (CACHE_TIME, CLIP_TIME, cached_dataset, embedding_path
                            write_embedding, write_latent, write_safetensors)
 from clips import make_clip  # noqa: E402
 from conftest import COGVID_LINT  # noqa: E402
-from s3server import ACCESS, S3Server  # noqa: E402
+from s3server import S3Server  # noqa: E402
 from torch_files import Tensor, torch_save  # noqa: E402
 
 from cogvid_lint.cache_reads import HEAD, TORCH_END  # noqa: E402
 
 BUCKET = "caches"
-
-
-@pytest.fixture(scope="module")
-def s3():
-    server = S3Server().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def env(s3, monkeypatch):
-    """The environment the filesystem reads credentials and the endpoint from (this process's
-    too, for the in-process reads)."""
-    for key, value in ACCESS.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.url)
-    return {**os.environ}
 
 
 def _whole_seconds(root: Path) -> None:

@@ -1,14 +1,15 @@
 """Benchmark: the content stage (CVL5xx) per clip against what the trainer's reader pays and
 against PySceneDetect, and its keyframes and first-frame tiers against its full decode.
 
-    python bench/content_bench.py [--rounds 3] [--frames 49] [CLIP ...]
+    python bench/content_bench.py [--rounds 3] [--frames 49] [--trainer finetune] [CLIP ...]
 
 On the clips given, or on footage-like clips it makes once under bench/corpus-content/
 (git-ignored; tests/footage.py: a textured pan with a cut, x264 with B-frames: 1280x720 at
 300 frames with the default GOP of 250, 300 frames with a GOP of 30, 900 frames with a GOP
 of 12, where the trainer's stride exceeds the GOP; x264's defaults (keyint 250, scenecut) at
 720x480 for 240 frames and at 1280x720 for 150; and a 640x360 MPEG-4 AVI), for the frames
-CogVideo's finetune trainer samples (F=49: range(0, N, N // F)[:F]), it times in this one
+the trainer's sampler takes (--trainer, a profile of cogvid_lint.trainers with its defaults;
+CogVideo's finetune by default, F=49: range(0, N, N // F)[:F]), it times in this one
 process, rounds interleaved (the box is shared: only the ratios of one run mean anything),
 median of --rounds, CPU seconds (time.process_time: all threads):
 
@@ -71,9 +72,21 @@ def corpus() -> list[Path]:
     return paths
 
 
-def sampled(frames: int, target: int) -> list[int]:
-    step = max(frames // target, 1)
-    return list(range(0, frames, step))[:target]
+def sampled(frames: int, fps: float | None, target: int, trainer: str) -> list[int]:
+    """The frames `trainer`'s sampler takes of a clip (its profile, with its defaults and
+    `target` frames to train on): what the content stage decodes for that trainer."""
+    from pathlib import Path as _Path
+
+    from cogvid_lint import trainers
+    from cogvid_lint.models import Resolution
+    from cogvid_lint.settings import DatasetSettings
+
+    settings = DatasetSettings(data_root=_Path("data"), layout="auto", caption_column=None, video_column=None,
+                               image_column=None, model="cogvideox-t2v", train_resolution=Resolution(target, 480, 720),
+                               purpose="general", id_token=None, sources={}, trainer=trainer,
+                               trainer_options={"max_num_frames": target})
+    sample = trainers.get(trainer).sample(frames, fps, settings)
+    return sorted(set(i for i in sample.indices if 0 <= i < frames))
 
 
 def plain_decode(path: str, last: int | None = None) -> None:
@@ -118,6 +131,9 @@ def main() -> int:
     parser.add_argument("clips", nargs="*", type=Path)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=49, help="frames the trainer takes (F)")
+    parser.add_argument("--trainer", default="finetune",
+                        help="whose sampler picks the frames (a profile: finetune, sat, diffusers, finetrainers, "
+                             "cogvideox-factory)")
     args = parser.parse_args()
 
     from cogvid_lint.probe.content import content, sampled_frames
@@ -145,7 +161,7 @@ def main() -> int:
         if info.error:
             print(f"{path.name}: {info.error}", file=sys.stderr)
             continue
-        indices = sampled(info.frames, args.frames)
+        indices = sampled(info.frames, info.fps, args.frames, args.trainer)
         frames, _, mode = sampled_frames(str(path), indices, info.rotation)
         h, w = frames[0].shape
         key_tier = content(str(path), indices, info.rotation, tier="keyframes")

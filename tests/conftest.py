@@ -132,10 +132,11 @@ def _user_cache_in_tmp(tmp_path_factory):
     os.environ["HF_HUB_CACHE"] = str(tmp_path_factory.mktemp("hf-hub-cache"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_cluster():
-    """One local Ray instance for the whole test run (it costs ~7 s and ~1 GiB to start):
-    every test that uses it (marked `ray`) shares it. Two CPUs, no dashboard; its workers
+    """One local Ray instance (it costs ~7 s and ~1 GiB to start) for the tests of a module
+    (marked `ray`; they are in one module), shut down after them: its idle workers, log
+    monitor and agents would otherwise take CPU from the rest of the run. Two CPUs, no dashboard; its workers
     find the stand-ins (tests/) on PYTHONPATH and the test S3 server's made-up credentials in
     their environment (where a real cluster's workers find theirs). Skipped where Ray is not
     installed."""

@@ -1,7 +1,7 @@
 """`--engine ray`: the probe and content stages as Ray tasks, each running the project's
 crash-isolated pool; the same JSON report as the local engine, byte for byte.
 
-The tests marked `ray` share one local Ray instance (conftest's session fixture
+The tests marked `ray` share one local Ray instance (conftest's module fixture
 `ray_cluster`, two CPUs); the others need no cluster.
 """
 

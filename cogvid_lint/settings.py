@@ -91,6 +91,10 @@ class Options:
     remote_profile: str | None = None  # a named profile of the filesystem's credentials file
     remote_anon: bool = False  # public buckets: no credentials at all
     remote_fetch_limit_mib: int = defaults.REMOTE_FETCH_LIMIT_MIB
+    # where the probe and content stages run: `local` (this machine's worker pool) or `ray`
+    engine: str = "local"
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
+    ray_retries: int = defaults.RAY_RETRIES
 
     def remote_spec(self):
         """The picklable RemoteSpec the discovery and the probe workers reach the stores with."""
@@ -98,11 +102,6 @@ class Options:
 
         return RemoteSpec(endpoint=self.remote_endpoint, profile=self.remote_profile, anon=self.remote_anon,
                           fetch_limit=self.remote_fetch_limit_mib << 20, timeout=self.probe_timeout)
-
-    # where the probe and content stages run: `local` (this machine's worker pool) or `ray`
-    engine: str = "local"
-    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
-    ray_retries: int = defaults.RAY_RETRIES
 
 
 OPTION_KEYS = tuple(f.name for f in fields(Options))

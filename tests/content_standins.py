@@ -15,16 +15,27 @@ import time
 from cogvid_lint.probe.content import content, failed  # noqa: F401 (failed: the pool's answer on a crash)
 
 
-def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None, tier: str = "full"):
-    log = os.environ.get("CONTENT_LOG")
+def _log(variable: str, path: str) -> None:
+    """The clip's name appended to the file $`variable` names (decodes counted across runs)."""
+    log = os.environ.get(variable)
     if log:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(os.path.basename(path) + "\n")
+
+
+def _misbehave(path: str, crash: str, hang: str = "") -> None:
+    """A real segmentation fault when the file's name holds `crash`, an hour's sleep when it
+    holds `hang`."""
     name = os.path.basename(path)
-    if "SEGV" in name:
+    if crash in name:
         ctypes.string_at(0)
-    if "HANG" in name:
+    if hang and hang in name:
         time.sleep(3600)
+
+
+def logged_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None, tier: str = "full"):
+    _log("CONTENT_LOG", path)
+    _misbehave(path, "SEGV", "HANG")
     return content(path, indices, rotation, mode, strip, tier)
 
 
@@ -34,21 +45,13 @@ def logged_strip(path: str, chosen, rotation: int, tile_w: int, tile_h: int):
     crashes it as above."""
     from cogvid_lint.probe import thumbs
 
-    log = os.environ.get("THUMBS_LOG")
-    if log:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(os.path.basename(path) + "\n")
-    if "SEGV" in os.path.basename(path):
-        ctypes.string_at(0)
+    _log("THUMBS_LOG", path)
+    _misbehave(path, "SEGV")
     return thumbs.strip(path, chosen, rotation, tile_w, tile_h)
 
 
 def decode_misbehaving(path: str, indices, rotation: int = 0, mode=None, strip=None, tier: str = "full"):
     """The real content stage, except on DECODE_CRASH (a segmentation fault) and DECODE_STUCK
     (an hour's sleep): markers the probe stand-in (probe_standins.misbehaving) lets through."""
-    name = os.path.basename(path)
-    if "DECODE_CRASH" in name:
-        ctypes.string_at(0)
-    if "DECODE_STUCK" in name:
-        time.sleep(3600)
+    _misbehave(path, "DECODE_CRASH", "DECODE_STUCK")
     return content(path, indices, rotation, mode, strip, tier)

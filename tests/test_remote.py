@@ -49,13 +49,19 @@ CLIPS = {
 }
 
 
+def _made_and_uploaded(s3, tmp_path_factory, clips: dict, prefix: str) -> Path:
+    """Each of `clips` (name -> how it is made) made in a fresh folder and uploaded under
+    s3://BUCKET/prefix/: the folder, for the local probes to compare with."""
+    folder = tmp_path_factory.mktemp(prefix)
+    for name, make in clips.items():
+        make(folder / name)
+    s3.upload(BUCKET, folder, prefix)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def uploaded(s3, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("objects")
-    for name, make in CLIPS.items():
-        make(folder / name)
-    s3.upload(BUCKET, folder, "probe")
-    return folder
+    return _made_and_uploaded(s3, tmp_path_factory, CLIPS, "probe")
 
 
 def _remote(name: str, prefix: str = "probe") -> str:
@@ -126,11 +132,7 @@ LARGE = {
 
 @pytest.fixture(scope="module")
 def uploaded_large(s3, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("large")
-    for name, make in LARGE.items():
-        make(folder / name)
-    s3.upload(BUCKET, folder, "large")
-    return folder
+    return _made_and_uploaded(s3, tmp_path_factory, LARGE, "large")
 
 
 def _span(request) -> tuple[int, int]:

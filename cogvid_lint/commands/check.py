@@ -35,17 +35,23 @@ def cli_options(args: argparse.Namespace) -> CliOptions:
     # a URL given as PATH (s3://bucket/data) is a data root, linted with the project here;
     # one naming a clip or a list file is that file, as a local PATH is (its dataset found
     # above it), in the form the rest of the run spells remote paths
-    urls = tuple(path for path in args.paths if is_url(path) and not _names_a_file(path))
-    files = tuple(os.fspath(to_path(path)) for path in args.paths if is_url(path) and _names_a_file(path))
-    paths = tuple(path for path in args.paths if not is_url(path))
-    for path in paths:  # a mistyped PATH must not lint nothing and pass
-        if not os.path.lexists(path):
-            raise UsageError(missing_path(path))
+    urls: list[str] = []
+    files: list[str] = []
+    paths: list[str] = []
+    for path in args.paths:
+        if not is_url(path):
+            if not os.path.lexists(path):  # a mistyped PATH must not lint nothing and pass
+                raise UsageError(missing_path(path))
+            paths.append(path)
+        elif _names_a_file(path):
+            files.append(os.fspath(to_path(path)))
+        else:
+            urls.append(path)
     paths += files
     return CliOptions(
-        paths=paths or (".",),
+        paths=tuple(paths) or (".",),
         config=args.config,
-        data_roots=tuple(args.data_root) + urls,
+        data_roots=(*args.data_root, *urls),
         dataset={key: getattr(args, key) for key in DATASET_KEYS if getattr(args, key) is not None},
         select=args.select,
         ignore=args.ignore,

@@ -29,10 +29,6 @@ from cogvid_lint.errors import UsageError
 from cogvid_lint.probe.pool import CHUNK
 from cogvid_lint.probe.worker import resolve_failure, resolve_probe_fn
 
-# Retries of a task whose Ray worker or node died under it (not for a bad clip: the pool
-# inside the task answers for those). Set explicitly (config `ray-retries`): Ray's defaults
-# differ by API.
-RETRIES = defaults.RAY_RETRIES
 # Tasks in flight per CPU of the cluster: enough that none idles while the driver takes answers
 IN_FLIGHT_PER_CPU = 2
 # A task's chunk of jobs: a share of the work small enough to spread over every CPU (four
@@ -91,7 +87,7 @@ class RayRunner:
 
     name = "ray"
 
-    def __init__(self, address: str | None = None, cpus: int = 0, retries: int = RETRIES):
+    def __init__(self, address: str | None = None, cpus: int = 0, retries: int = defaults.RAY_RETRIES):
         self.address = address
         self.cpus = cpus
         self.retries = retries
@@ -124,7 +120,8 @@ class RayRunner:
                                  f"{_first_line(exc)}") from None
             self.started = True
         self.ray = ray
-        # the task, with its retries said here: for a lost worker or node, never for the task's exceptions
+        # the task, with its retries said here (Ray's defaults differ by API): for a lost worker
+        # or node, never for the task's exceptions (a bad clip is the pool's answer inside it)
         self.remote = ray.remote(num_cpus=1, max_retries=self.retries, retry_exceptions=False)(run_chunk)
         return ray
 

@@ -241,21 +241,18 @@ class ContentStream(_PooledStream):
     def _split(self, job: ContentJob, item: object) -> object:
         """A decode that also made a strip answers (features, strip): the strip is kept
         for the store; the features go on."""
-        if type(item) is tuple and len(item) == 2:
-            item, made = item
-            self.strips.append((job.key, made))
-        return item
+        if _with_strip(item):
+            self.strips.append((job.key, item[1]))
+        return _features_of(item)
 
     def _keep(self, answer) -> bool:
-        if type(answer) is tuple and len(answer) == 2:
-            answer = answer[0]
-        return super()._keep(answer)
+        return super()._keep(_features_of(answer))
 
     def _save(self, fresh: list) -> None:
         from cogvid_lint.probe import content, thumbs
 
         if self.store.usable:
-            good = [(key, item[0] if type(item) is tuple else item) for key, item in fresh]
+            good = [(key, _features_of(item)) for key, item in fresh]
             good = [(key, item) for key, item in good if isinstance(item, content.ContentFeatures)]
             versions = {key.path: content.job_version(self.code, self.indices[key.path], item.tier)
                         for key, item in good}
@@ -264,6 +261,15 @@ class ContentStream(_PooledStream):
                     and key.path in self.strip_versions and key.path not in self.unstored and "timed out" not in (item.error or "")]
             self.store.put(thumbs.KIND, self.strip_versions, ((key, thumbs.encode(item)) for key, item in made))
         self.strips = []
+
+
+def _with_strip(answer: object) -> bool:
+    """A content answer that carries the report's strip too: (features, strip)."""
+    return type(answer) is tuple and len(answer) == 2
+
+
+def _features_of(answer: object) -> object:
+    return answer[0] if _with_strip(answer) else answer
 
 
 def content_code(spec: str) -> str:
